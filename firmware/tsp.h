@@ -1,0 +1,64 @@
+/*
+ * TimeStampReq decoding and the unit's acceptance policy (RFC 3161 2.4.1,
+ * REQUIREMENTS.md "The token").
+ *
+ * TimeStampReq ::= SEQUENCE {
+ *     version          INTEGER { v1(1) },
+ *     messageImprint   MessageImprint,
+ *     reqPolicy        TSAPolicyId OPTIONAL,
+ *     nonce            INTEGER OPTIONAL,
+ *     certReq          BOOLEAN DEFAULT FALSE,
+ *     extensions       [0] IMPLICIT Extensions OPTIONAL }
+ * MessageImprint ::= SEQUENCE {
+ *     hashAlgorithm    AlgorithmIdentifier,
+ *     hashedMessage    OCTET STRING }
+ */
+#ifndef SELLO_TSP_H
+#define SELLO_TSP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "unit.h"
+
+/* PKIFailureInfo bit numbers (RFC 3161 2.4.2). */
+typedef enum {
+    TSP_FAIL_BAD_ALG = 0,
+    TSP_FAIL_BAD_REQUEST = 2,
+    TSP_FAIL_BAD_DATA_FORMAT = 5,
+    TSP_FAIL_TIME_NOT_AVAILABLE = 14,
+    TSP_FAIL_UNACCEPTED_POLICY = 15,
+    TSP_FAIL_UNACCEPTED_EXTENSION = 16,
+    TSP_FAIL_ADD_INFO_NOT_AVAILABLE = 17,
+    TSP_FAIL_SYSTEM_FAILURE = 25,
+} tsp_fail;
+
+/* Nonces longer than this are refused: 256 bits plus a sign octet. */
+#define TSP_NONCE_MAX 33u
+
+typedef struct {
+    der_cur imprint;     /* the complete MessageImprint, echoed verbatim */
+    der_cur nonce;       /* nonce INTEGER content, empty when absent */
+    bool has_nonce;
+    bool cert_req;
+} tsp_request;
+
+/* The verdict on a request. */
+typedef struct {
+    bool accepted;
+    bool malformed;      /* not a TimeStampReq at all */
+    tsp_fail fail;       /* when not accepted */
+    const char *why;     /* statusString when not accepted */
+} tsp_verdict;
+
+/*
+ * Decodes `der` strictly and applies the unit's policy. On acceptance *req
+ * points into `der`. Explicitly encoded certReq FALSE, which DER forbids but
+ * deployed clients send, is tolerated; nothing else non-canonical is.
+ */
+tsp_verdict tsp_decode_request(const uint8_t *der, size_t len,
+                               const sello_unit_config *cfg,
+                               tsp_request *req);
+
+#endif
