@@ -203,16 +203,21 @@ static void stamp_reject(reply *r, tsp_fail fail, const char *why)
 static sello_status op_stamp(module_ctx *c, const uint8_t *in, size_t in_len,
                              reply *r)
 {
+    /* Garbage is garbage in every state; policy only means something once
+     * the unit is configured and active. */
     tsp_request req;
     tsp_verdict v = tsp_decode_request(in, in_len, &c->cfg, &req);
-    if (!v.accepted) {
-        if (v.malformed)
-            r->flags |= SELLO_RESP_FLAG_MALFORMED_REQUEST;
+    if (v.malformed) {
+        r->flags |= SELLO_RESP_FLAG_MALFORMED_REQUEST;
         stamp_reject(r, v.fail, v.why);
         return SELLO_OK;
     }
     if (c->state != SELLO_STATE_ACTIVE) {
         stamp_reject(r, TSP_FAIL_SYSTEM_FAILURE, "unit is not active");
+        return SELLO_OK;
+    }
+    if (!v.accepted) {
+        stamp_reject(r, v.fail, v.why);
         return SELLO_OK;
     }
     uint64_t now;

@@ -11,7 +11,8 @@
  * reservation has genTime <= floor, and a new reservation is written before
  * a token would exceed it. After a restart no token is issued before the
  * clock has passed the previous run's floor, so genTime never goes
- * backwards across restarts either. The lease keeps that wait short.
+ * backwards across restarts either. The lease bounds that wait to a
+ * second and the write rate to one per second (or per block) of issuing.
  *
  * A serial is the TSU instance number (32 bits) above the 64-bit counter:
  * at most 96 bits, well inside RFC 3161's 160, unique across the TSUs of
@@ -26,7 +27,7 @@
 #include <sello/status.h>
 
 #define SELLO_SERIAL_BLOCK 4096u
-#define SELLO_TIME_LEASE_MS 200u
+#define SELLO_TIME_LEASE_MS 1000u
 
 typedef struct {
     uint64_t next;           /* next counter to hand out */

@@ -25,3 +25,4 @@ test: deps-test
 	@test/run-all
 
 -include $(UNIT_SUPPORT_OBJS:.o=.d) $(UNIT_TEST_SRCS:test/unit/%.c=$(BUILD)/obj/test/unit/%.d)
+include test/bench/bench.mk

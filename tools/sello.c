@@ -1,0 +1,73 @@
+/*
+ * `sello`: the operator's and relying party's command line for a Sello
+ * time-stamping unit. This file only dispatches; see commands.h.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+static const sello_command commands[] = {
+    {"init", cmd_init, usage_init, "generate the TSU key in the module"},
+    {"csr", cmd_csr, usage_csr, "fetch the module's PKCS#10 request"},
+    {"cert-load", cmd_cert_load, usage_cert_load,
+     "load the TSU certificate (and its issuer)"},
+    {"certs", cmd_certs, usage_certs, "fetch the loaded certificates"},
+    {"status", cmd_status, usage_status, "show the module status"},
+    {"set-time", cmd_set_time, usage_set_time, "set the module clock"},
+    {"stamp", cmd_stamp, usage_stamp,
+     "time-stamp a file over HTTP and verify the reply"},
+    {"verify", cmd_verify, usage_verify,
+     "verify a time-stamp response or token"},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: sello COMMAND [OPTIONS]\n"
+               "       sello help [COMMAND]   (or sello COMMAND --help)\n\n"
+               "commands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nAdmin commands (init, csr, cert-load, certs, status, "
+               "set-time) talk to the\nrelay's administrative socket: "
+               "--admin PATH, else $SELLO_ADMIN, else\nbuild/demo/admin.sock.\n");
+}
+
+static const sello_command *find(const char *name)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "help") == 0 || strcmp(name, "--help") == 0 ||
+        strcmp(name, "-h") == 0) {
+        if (argc > 2) {
+            const sello_command *c = find(argv[2]);
+            if (!c) {
+                fprintf(stderr, "sello: unknown command '%s'\n", argv[2]);
+                return EXIT_USAGE;
+            }
+            c->usage(stdout);
+            return EXIT_OK;
+        }
+        usage(stdout);
+        return EXIT_OK;
+    }
+    const sello_command *c = find(name);
+    if (!c) {
+        fprintf(stderr, "sello: unknown command '%s'\n\n", name);
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    return c->run(argc - 1, argv + 1);
+}

@@ -1,0 +1,52 @@
+/* TimeStampReq encoding; contracts in tsp_request.h. */
+#include "tsp_request.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "der.h"
+#include "util.h"
+
+size_t tsq_encode(const tsq_request *q, uint8_t *out, size_t cap)
+{
+    /* The writer fills from the end: fields are prepended last first. */
+    der_writer w;
+    derw_init(&w, out, cap);
+    const uint8_t *req = derw_mark(&w);
+    if (q->cert_req)
+        derw_prim(&w, DER_BOOLEAN, "\xff", 1);
+    if (q->nonce)
+        derw_uint(&w, q->nonce, q->nonce_len);
+    if (q->policy)
+        derw_prim(&w, DER_OID, q->policy, q->policy_len);
+    const uint8_t *imprint = derw_mark(&w);
+    derw_prim(&w, DER_OCTET_STRING, q->digest, q->hash->len);
+    const uint8_t *alg = derw_mark(&w);
+    derw_prim(&w, DER_OID, q->hash->oid, q->hash->oid_len);
+    derw_wrap(&w, alg, DER_SEQUENCE);
+    derw_wrap(&w, imprint, DER_SEQUENCE);
+    derw_u64(&w, 1);
+    derw_wrap(&w, req, DER_SEQUENCE);
+    if (!derw_ok(&w))
+        return 0;
+    size_t len = derw_since(&w, out + cap);
+    memmove(out, w.p, len);
+    return len;
+}
+
+bool tsq_random_nonce(uint8_t nonce[8])
+{
+    size_t got = 0;
+    while (got < 8) {
+        ssize_t r = getrandom(nonce + got, 8 - got, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            util_err("getrandom: %s", strerror(errno));
+            return false;
+        }
+        got += (size_t)r;
+    }
+    return true;
+}
