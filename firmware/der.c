@@ -10,7 +10,7 @@ int der_peek_tag(const der_cur *c)
 
 /*
  * Reads one tag-length header at c->p. Refuses the high-tag-number form
- * (no Sello structure uses it), indefinite lengths, the long form for
+ * (no Sello structure uses it), the end-of-contents tag, indefinite lengths, the long form for
  * lengths under 128, leading zero length octets, lengths that need more
  * than three octets, and any length beyond the cursor.
  */
@@ -20,7 +20,8 @@ static sello_status read_header(const der_cur *c, uint8_t *tag,
     const uint8_t *p = c->p;
     if (c->end - p < 2)
         return SELLO_ERR_DER;
-    if ((p[0] & 0x1f) == 0x1f)
+    /* 0x00 is BER's end-of-contents marker, never an element in DER. */
+    if ((p[0] & 0x1f) == 0x1f || p[0] == 0x00)
         return SELLO_ERR_DER;
     *tag = p[0];
     uint8_t first = p[1];

@@ -399,7 +399,7 @@ size_t sello_module_handle(sello_module_storage *m, const uint8_t *req,
     if (req_len < SELLO_FRAME_HEADER_LEN) {
         st = SELLO_ERR_FRAME;
     } else {
-        st = (sello_status)sello_frame_header_read(req, &h);
+        st = sello_frame_header_read(req, &h);
         if (st == SELLO_OK && h.length != req_len - SELLO_FRAME_HEADER_LEN)
             st = SELLO_ERR_FRAME;
         if (st == SELLO_OK)

@@ -35,6 +35,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sello/status.h>
+
 #define SELLO_FRAME_MAGIC 0x53u /* 'S' */
 #define SELLO_ABI_VERSION 1u
 #define SELLO_FRAME_HEADER_LEN 12u
@@ -79,6 +81,9 @@ enum {
 enum {
     SELLO_STATE_UNINITIALISED = 0,
     SELLO_STATE_INITIALISED = 1, /* key generated, no certificate */
+    /* 2 is reserved for READY (certificate loaded, awaiting the M-of-N
+     * activation that dual control adds); until then a loaded certificate
+     * makes the unit ACTIVE directly. */
     SELLO_STATE_ACTIVE = 3,      /* certificate loaded, issuing */
     SELLO_STATE_ERROR = 4,
 };
@@ -209,24 +214,24 @@ static inline void sello_frame_header_write(uint8_t *hdr, uint8_t code,
 }
 
 /*
- * Parses hdr[SELLO_FRAME_HEADER_LEN]. Returns 0 on success, or the
- * sello_status that explains why the header is unacceptable (bad magic,
- * version, or a length above SELLO_PAYLOAD_MAX).
+ * Parses hdr[SELLO_FRAME_HEADER_LEN]. Returns SELLO_OK, or why the header
+ * is unacceptable: SELLO_ERR_FRAME (magic), SELLO_ERR_VERSION, or
+ * SELLO_ERR_TOO_LARGE (length above SELLO_PAYLOAD_MAX).
  */
-static inline int sello_frame_header_read(const uint8_t *hdr,
-                                          sello_frame_header *out)
+static inline sello_status sello_frame_header_read(const uint8_t *hdr,
+                                                   sello_frame_header *out)
 {
     out->code = hdr[2];
     out->flags = hdr[3];
     out->tag = sello_get_be32(hdr + 4);
     out->length = sello_get_be32(hdr + 8);
     if (hdr[0] != SELLO_FRAME_MAGIC)
-        return 1; /* SELLO_ERR_FRAME */
+        return SELLO_ERR_FRAME;
     if (hdr[1] != SELLO_ABI_VERSION)
-        return 2; /* SELLO_ERR_VERSION */
+        return SELLO_ERR_VERSION;
     if (out->length > SELLO_PAYLOAD_MAX)
-        return 4; /* SELLO_ERR_TOO_LARGE */
-    return 0;
+        return SELLO_ERR_TOO_LARGE;
+    return SELLO_OK;
 }
 
 /* A cursor over a TLV list. */

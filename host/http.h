@@ -1,0 +1,57 @@
+/*
+ * The public HTTP front end (RFC 3161 section 3.4 transport).
+ *
+ *   POST /   Content-Type: application/timestamp-query, DER TimeStampReq
+ *            -> 200 application/timestamp-reply, DER TimeStampResp
+ *            -> 400 with the module's badDataFormat TimeStampResp when the
+ *               module flags the body as no TimeStampReq at all
+ *   GET /            service page (text/html) from the module's STATUS
+ *   GET /tsa.crt     TSU certificate, DER (application/pkix-cert)
+ *   GET /chain.pem   TSU certificate and issuer, PEM
+ *                    (application/x-pem-file)
+ *
+ * POST is accepted on any path. Transport refusals, decided before the
+ * module is asked: no Content-Length (including chunked bodies) 411, a
+ * declared length over the limit 413 (before any body is read), another
+ * media type 415, an empty body 400. Module unreachable, slow or
+ * answering with a failed frame: 500. Other methods: 405 with Allow.
+ *
+ * The relay never looks inside the request or the token: the module alone
+ * decides what a TimeStampResp says.
+ *
+ * Each request that needs the module holds a slot from a fixed pool (body,
+ * response and the link call, no allocation per request). Once the request
+ * is complete the frame is sent and the connection is suspended; the link
+ * thread resumes it when the answer is in, and the MHD thread replies.
+ */
+#ifndef RELAY_HTTP_H
+#define RELAY_HTTP_H
+
+#include <stdint.h>
+
+#include "module_link.h"
+
+struct relay_http_config {
+    int listen_fd;            /* bound and listening; MHD takes it over */
+    unsigned threads;         /* MHD event-loop threads */
+    unsigned max_connections; /* also the number of request slots */
+    unsigned idle_timeout_s;  /* idle keep-alive connections are closed */
+    uint32_t max_body;        /* <= SELLO_PAYLOAD_MAX */
+    unsigned module_timeout_ms;
+    struct relay_link *link;
+};
+
+struct relay_http;
+
+/* Starts serving. Returns NULL after logging why. */
+struct relay_http *relay_http_start(const struct relay_http_config *cfg);
+
+/* Stops accepting connections (and closes the listening socket); open
+ * connections keep being served. */
+void relay_http_quiesce(struct relay_http *http);
+
+/* Stops serving and frees everything. No connection may be suspended:
+ * call after relay_link_stop(), which completes every call. */
+void relay_http_stop(struct relay_http *http);
+
+#endif

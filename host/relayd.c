@@ -1,0 +1,334 @@
+/*
+ * sello-relayd: the host relay between RFC 3161 clients and the Sello
+ * module. Options, start-up order and shutdown; the work is done in
+ * http.c (public HTTP), admin.c (local admin socket) and module_link.c
+ * (the one pipelined connection to the module).
+ *
+ * Threads: MHD's event loop(s) (--threads), the module link thread, and
+ * with --admin an acceptor plus one thread per admin client. The main
+ * thread only waits for SIGINT/SIGTERM, which every other thread blocks.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sello/abi.h>
+
+#include "admin.h"
+#include "http.h"
+#include "log.h"
+#include "module_link.h"
+#include "net.h"
+
+/* How long a shutdown waits for calls already with the module, so that
+ * tokens the module has issued still reach their clients. */
+#define RELAY_DRAIN_MS 2000u
+
+struct relay_options {
+    const char *listen;
+    const char *module;
+    const char *admin;
+    const char *pidfile;
+    unsigned max_body;
+    unsigned module_timeout_ms;
+    unsigned admin_timeout_ms;
+    unsigned threads;
+    unsigned max_connections;
+    unsigned idle_timeout_s;
+    enum relay_log_level log_level;
+};
+
+static void relay_usage(FILE *out)
+{
+    fprintf(
+        out,
+        "Usage: sello-relayd --module ADDR [options]\n"
+        "\n"
+        "Relays RFC 3161 time-stamp requests from HTTP clients to the Sello\n"
+        "module, and module ABI frames from the local admin socket.\n"
+        "\n"
+        "  --module ADDR            the module: unix:PATH (sello-sim) or\n"
+        "                           tcp:HOST:PORT (a board behind a TCP\n"
+        "                           bridge); required\n"
+        "  --listen HOST:PORT       HTTP address, [v6]:PORT for IPv6\n"
+        "                           (default 127.0.0.1:3161)\n"
+        "  --admin PATH             create the admin socket at PATH (mode\n"
+        "                           0600; root and this user only); none\n"
+        "                           by default\n"
+        "  --max-body N             largest request body accepted, octets\n"
+        "                           (default and maximum %u: the module's\n"
+        "                           frame payload limit)\n"
+        "  --module-timeout-ms N    500 for a request the module has not\n"
+        "                           answered within N ms (default 10000)\n"
+        "  --admin-timeout-ms N     the same for admin frames, which include\n"
+        "                           key generation (default 300000)\n"
+        "  --threads N              HTTP event-loop threads (default 1)\n"
+        "  --max-connections N      concurrent HTTP connections (default\n"
+        "                           1024)\n"
+        "  --idle-timeout S         close idle keep-alive connections after\n"
+        "                           S seconds (default 60; 0 = never)\n"
+        "  --log-level LEVEL        error, warn, info or debug (default info)\n"
+        "  --pidfile PATH           write the process id to PATH\n"
+        "  --help                   this text\n"
+        "\n"
+        "HTTP: POST / with Content-Type application/timestamp-query and a\n"
+        "DER TimeStampReq -> 200 application/timestamp-reply. 400 empty body\n"
+        "or a body the module finds no TimeStampReq (with its badDataFormat\n"
+        "reply), 411 no Content-Length, 413 body over --max-body, 415 other\n"
+        "content type, 500 module unavailable. GET / describes the service;\n"
+        "GET /tsa.crt and /chain.pem serve the certificates.\n"
+        "SIGINT or SIGTERM stops the relay cleanly.\n",
+        SELLO_PAYLOAD_MAX);
+}
+
+/* Parses a decimal option value in [min, max]. */
+static bool relay_parse_uint(const char *name, const char *text,
+                             unsigned min, unsigned max, unsigned *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || text[0] == '-' ||
+        v < min || v > max) {
+        relay_log(RELAY_LOG_ERROR, "--%s wants a number from %u to %u, not '%s'",
+                  name, min, max, text);
+        return false;
+    }
+    *out = (unsigned)v;
+    return true;
+}
+
+/* Returns 0 to run, 1 after --help, -1 on a usage error (logged). */
+static int relay_parse_options(int argc, char **argv,
+                               struct relay_options *o)
+{
+    enum {
+        OPT_LISTEN = 256,
+        OPT_MODULE,
+        OPT_ADMIN,
+        OPT_PIDFILE,
+        OPT_MAX_BODY,
+        OPT_MODULE_TIMEOUT,
+        OPT_ADMIN_TIMEOUT,
+        OPT_THREADS,
+        OPT_MAX_CONNECTIONS,
+        OPT_IDLE_TIMEOUT,
+        OPT_LOG_LEVEL,
+        OPT_HELP,
+    };
+    static const struct option longopts[] = {
+        {"listen", required_argument, NULL, OPT_LISTEN},
+        {"module", required_argument, NULL, OPT_MODULE},
+        {"admin", required_argument, NULL, OPT_ADMIN},
+        {"pidfile", required_argument, NULL, OPT_PIDFILE},
+        {"max-body", required_argument, NULL, OPT_MAX_BODY},
+        {"module-timeout-ms", required_argument, NULL, OPT_MODULE_TIMEOUT},
+        {"admin-timeout-ms", required_argument, NULL, OPT_ADMIN_TIMEOUT},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+        {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+
+    *o = (struct relay_options){
+        .listen = "127.0.0.1:3161",
+        .max_body = SELLO_PAYLOAD_MAX,
+        .module_timeout_ms = 10000,
+        .admin_timeout_ms = 300000,
+        .threads = 1,
+        .max_connections = 1024,
+        .idle_timeout_s = 60,
+        .log_level = RELAY_LOG_INFO,
+    };
+    int c;
+    bool ok = true;
+    while (ok && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_LISTEN:
+            o->listen = optarg;
+            break;
+        case OPT_MODULE:
+            o->module = optarg;
+            break;
+        case OPT_ADMIN:
+            o->admin = optarg;
+            break;
+        case OPT_PIDFILE:
+            o->pidfile = optarg;
+            break;
+        case OPT_MAX_BODY:
+            ok = relay_parse_uint("max-body", optarg, 1, SELLO_PAYLOAD_MAX,
+                                  &o->max_body);
+            break;
+        case OPT_MODULE_TIMEOUT:
+            ok = relay_parse_uint("module-timeout-ms", optarg, 1, 3600000,
+                                  &o->module_timeout_ms);
+            break;
+        case OPT_ADMIN_TIMEOUT:
+            ok = relay_parse_uint("admin-timeout-ms", optarg, 1, 3600000,
+                                  &o->admin_timeout_ms);
+            break;
+        case OPT_THREADS:
+            ok = relay_parse_uint("threads", optarg, 1, 64, &o->threads);
+            break;
+        case OPT_MAX_CONNECTIONS:
+            ok = relay_parse_uint("max-connections", optarg, 1, 65536,
+                                  &o->max_connections);
+            break;
+        case OPT_IDLE_TIMEOUT:
+            ok = relay_parse_uint("idle-timeout", optarg, 0, 86400,
+                                  &o->idle_timeout_s);
+            break;
+        case OPT_LOG_LEVEL:
+            ok = relay_log_parse_level(optarg, &o->log_level);
+            if (!ok)
+                relay_log(RELAY_LOG_ERROR,
+                          "--log-level wants error, warn, info or debug");
+            break;
+        case OPT_HELP:
+            relay_usage(stdout);
+            return 1;
+        default:
+            ok = false; /* getopt has said what */
+        }
+    }
+    if (ok && optind < argc) {
+        relay_log(RELAY_LOG_ERROR, "unexpected argument '%s'", argv[optind]);
+        ok = false;
+    }
+    if (ok && o->module == NULL) {
+        relay_log(RELAY_LOG_ERROR, "--module is required");
+        ok = false;
+    }
+    if (!ok) {
+        fprintf(stderr, "Try 'sello-relayd --help'.\n");
+        return -1;
+    }
+    return 0;
+}
+
+static bool relay_write_pidfile(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        relay_log(RELAY_LOG_ERROR, "cannot write %s: %s", path,
+                  strerror(errno));
+        return false;
+    }
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+    bool ok = write(fd, buf, (size_t)n) == n;
+    if (close(fd) != 0 || !ok) {
+        relay_log(RELAY_LOG_ERROR, "cannot write %s", path);
+        unlink(path);
+        return false;
+    }
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    struct relay_options o;
+    int rc = relay_parse_options(argc, argv, &o);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    relay_log_threshold = o.log_level;
+
+    /* Signals go to the main thread's sigwait() only: every thread
+     * started from here on inherits this mask. A vanished peer shows up
+     * as EPIPE, never as SIGPIPE. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct relay_addr listen_addr, module_addr;
+    if (!relay_addr_parse_inet(o.listen, true, &listen_addr) ||
+        !relay_addr_parse_module(o.module, &module_addr))
+        return 2;
+
+    struct relay_link *link = NULL;
+    struct relay_admin *admin = NULL;
+    struct relay_http *http = NULL;
+    bool pidfile_written = false;
+    rc = 1;
+    int listen_fd = relay_listen_inet(&listen_addr, 1024);
+    if (listen_fd < 0)
+        goto out;
+
+    /* Every HTTP slot and admin client may have a call out, and expired
+     * calls keep their place until the module answers them; twice that
+     * leaves room before submissions are refused as busy. */
+    unsigned max_calls = 2 * (o.max_connections + RELAY_ADMIN_MAX_CLIENTS);
+    link = relay_link_start(&module_addr, max_calls, o.module_timeout_ms);
+    if (link == NULL)
+        goto out;
+    if (o.admin != NULL) {
+        admin = relay_admin_start(o.admin, link, o.admin_timeout_ms);
+        if (admin == NULL)
+            goto out;
+    }
+    struct relay_http_config hc = {
+        .listen_fd = listen_fd,
+        .threads = o.threads,
+        .max_connections = o.max_connections,
+        .idle_timeout_s = o.idle_timeout_s,
+        .max_body = o.max_body,
+        .module_timeout_ms = o.module_timeout_ms,
+        .link = link,
+    };
+    http = relay_http_start(&hc);
+    if (http == NULL)
+        goto out;
+    listen_fd = -1; /* MHD's now */
+    if (o.pidfile != NULL) {
+        pidfile_written = relay_write_pidfile(o.pidfile);
+        if (!pidfile_written)
+            goto out;
+    }
+    relay_log(RELAY_LOG_INFO,
+              "serving http://%s, module %s, admin socket %s, %u thread(s)",
+              listen_addr.text, module_addr.text,
+              o.admin != NULL ? o.admin : "(none)", o.threads);
+
+    int sig = 0;
+    while (sigwait(&stop_signals, &sig) != 0)
+        ;
+    relay_log(RELAY_LOG_INFO, "%s: stopping", strsignal(sig));
+    rc = 0;
+    /* No new connections; let the calls already with the module finish. */
+    relay_http_quiesce(http);
+    relay_link_drain(link, RELAY_DRAIN_MS);
+
+out:
+    /* Order matters. Stopping the link fails every call left, which
+     * resumes every suspended HTTP connection (MHD must not be stopped
+     * with one suspended) and wakes every admin client waiting for the
+     * module; only then can those threads be joined. */
+    if (link != NULL)
+        relay_link_stop(link);
+    if (admin != NULL)
+        relay_admin_stop(admin);
+    if (http != NULL)
+        relay_http_stop(http);
+    if (link != NULL)
+        relay_link_free(link);
+    if (listen_fd >= 0)
+        close(listen_fd);
+    if (pidfile_written)
+        unlink(o.pidfile);
+    if (rc == 0)
+        relay_log(RELAY_LOG_INFO, "stopped");
+    return rc;
+}
