@@ -128,7 +128,9 @@ static sello_status start(module_ctx *c)
     br_hmac_drbg_init(&c->drbg, &br_sha256_vtable, seed, sizeof seed);
     sello_wipe(seed, sizeof seed);
 
-    SELLO_TRY(sello_serials_load(&c->serials));
+    sello_status serials = sello_serials_load(&c->serials);
+    if (serials != SELLO_OK && serials != SELLO_ERR_NOT_FOUND)
+        return serials;
 
     sello_status st = sello_unit_load(&c->cfg, &c->key, c->spki, &c->spki_len,
                                       c->work.unit_record);
@@ -137,6 +139,10 @@ static sello_status start(module_ctx *c)
         return SELLO_OK;
     }
     SELLO_TRY(st);
+    /* A unit with a key always has a serial record (op_init writes it
+     * first): without one, counting from 1 again could repeat serials. */
+    if (serials != SELLO_OK)
+        return SELLO_ERR_STORAGE;
     c->sig_hash = sello_key_sig_hash(&c->key, c->cfg.sig_hash);
     if (!c->sig_hash)
         return SELLO_ERR_STORAGE;
@@ -225,7 +231,8 @@ static sello_status op_stamp(module_ctx *c, const uint8_t *in, size_t in_len,
         stamp_reject(r, TSP_FAIL_TIME_NOT_AVAILABLE, "clock is not set");
         return SELLO_OK;
     }
-    if (now / 1000 < c->signer.not_before || now / 1000 >= c->signer.not_after) {
+    /* RFC 5280: valid from notBefore through notAfter, inclusive. */
+    if (now < c->signer.not_before * 1000 || now > c->signer.not_after * 1000) {
         stamp_reject(r, TSP_FAIL_SYSTEM_FAILURE,
                      "TSU certificate is not valid at this time");
         return SELLO_OK;
@@ -290,6 +297,13 @@ static sello_status op_init(module_ctx *c, const uint8_t *in, size_t in_len,
     st = key_self_test(c);
     if (st != SELLO_OK)
         goto fail;
+    /* The serial record first: a crash before the unit record then leaves
+     * an uninitialised unit, never a key without its serial record. */
+    st = sello_serials_persist(&c->serials);
+    if (st != SELLO_OK) {
+        r->why = "storing the serial record failed";
+        goto fail;
+    }
     st = sello_unit_save(&c->cfg, &c->key, c->spki, c->spki_len, rng,
                          c->work.unit_record);
     if (st != SELLO_OK) {

@@ -24,5 +24,73 @@ unit-tests: $(UNIT_TESTS)
 test: deps-test
 	@test/run-all
 
+# Fuzz targets (libFuzzer): test/fuzz/fuzz_*.c, each linked with its own
+# copy of the firmware and of the test board built by clang with
+# -fsanitize=fuzzer-no-link,address,undefined, into $(BUILD)/fuzz/.
+#   make fuzz          builds them
+#   make fuzz-replay   runs each once over its seed corpus
+#                      (test/fuzz/corpus/<target>/); a crash fails it
+# test/run-all also fuzzes each target for FUZZ_SECONDS (default 10).
+FUZZ_CC ?= clang
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=c11 $(WARN) -O1 -g -Iinclude -Ifirmware -Itest/unit \
+	-fsanitize=fuzzer-no-link $(FUZZ_SAN)
+FUZZ_SRCS := $(wildcard test/fuzz/fuzz_*.c)
+FUZZ_TARGETS := $(FUZZ_SRCS:test/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_FW_OBJS := $(FW_SRCS:%.c=$(BUILD)/fuzz/obj/%.o)
+FUZZ_SUPPORT_OBJS := $(addprefix $(BUILD)/fuzz/obj/test/unit/,\
+	board_mem.o testdata.o fixture.o)
+
+$(BUILD)/fuzz/obj/firmware/%.o: firmware/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -ffreestanding -MMD -MP -c $< -o $@
+
+$(BUILD)/fuzz/obj/test/%.o: test/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -D_GNU_SOURCE -MMD -MP -c $< -o $@
+
+# BearSSL is the system library (not instrumented), unless
+# FUZZ_BEARSSL_SRC names a BearSSL source tree (e.g. the one `make cross`
+# unpacks into build/cross/bearssl-src): then it is compiled with the same
+# sanitizers into $(BUILD)/fuzz-bearssl/ and the targets go to
+# $(BUILD)/fuzz-bearssl/ too. Slower to build; for long runs by hand.
+FUZZ_BEARSSL_SRC ?=
+ifneq ($(FUZZ_BEARSSL_SRC),)
+FUZZ_OUT := $(BUILD)/fuzz-bearssl
+FUZZ_BEARSSL_OBJS := $(patsubst $(FUZZ_BEARSSL_SRC)/src/%.c,$(FUZZ_OUT)/bearssl/%.o,\
+	$(shell find $(FUZZ_BEARSSL_SRC)/src -name '*.c'))
+FUZZ_BEARSSL_LIB := $(FUZZ_OUT)/libbearssl.a
+FUZZ_TARGETS := $(FUZZ_SRCS:test/fuzz/%.c=$(FUZZ_OUT)/%)
+$(FUZZ_OUT)/bearssl/%.o: $(FUZZ_BEARSSL_SRC)/src/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -O1 -g -I$(FUZZ_BEARSSL_SRC)/inc -I$(FUZZ_BEARSSL_SRC)/src \
+		-fsanitize=fuzzer-no-link $(FUZZ_SAN) -c $< -o $@
+$(FUZZ_BEARSSL_LIB): $(FUZZ_BEARSSL_OBJS)
+	rm -f $@ && ar rcs $@ $^
+$(FUZZ_OUT)/fuzz_%: $(BUILD)/fuzz/obj/test/fuzz/fuzz_%.o $(FUZZ_SUPPORT_OBJS) \
+		$(FUZZ_FW_OBJS) $(FUZZ_BEARSSL_LIB)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^
+else
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/obj/test/fuzz/fuzz_%.o $(FUZZ_SUPPORT_OBJS) \
+		$(FUZZ_FW_OBJS)
+	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ -lbearssl
+endif
+
+.PHONY: fuzz fuzz-replay
+fuzz: $(FUZZ_TARGETS)
+
+fuzz-replay: fuzz
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  name=$$(basename $$t); \
+	  echo "replay $$name"; \
+	  $$t -runs=0 test/fuzz/corpus/$$name >$(BUILD)/fuzz/$$name-replay.log 2>&1 \
+	    || { cat $(BUILD)/fuzz/$$name-replay.log; exit 1; }; \
+	done
+
+-include $(FUZZ_FW_OBJS:.o=.d) $(FUZZ_SUPPORT_OBJS:.o=.d) \
+	$(FUZZ_SRCS:test/fuzz/%.c=$(BUILD)/fuzz/obj/test/fuzz/%.d)
+
 -include $(UNIT_SUPPORT_OBJS:.o=.d) $(UNIT_TEST_SRCS:test/unit/%.c=$(BUILD)/obj/test/unit/%.d)
 include test/bench/bench.mk

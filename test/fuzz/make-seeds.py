@@ -1,0 +1,96 @@
+#!/usr/bin/python3
+"""Writes the seed corpora test/fuzz/corpus/<target>/ from the committed
+test data: a handful of small valid (and a few nearly valid) inputs per
+target. Re-run after the test data changes; commit the output.
+"""
+import os
+import shutil
+import struct
+
+here = os.path.dirname(os.path.abspath(__file__))
+data = os.path.join(here, "..", "data")
+
+
+def read(rel):
+    with open(os.path.join(data, rel), "rb") as f:
+        return f.read()
+
+
+def frame(op, payload=b"", tag=0x40, magic=0x53, version=1, length=None):
+    n = len(payload) if length is None else length
+    return struct.pack(">BBBBII", magic, version, op, 0, tag, n) + payload
+
+
+def write(target, seeds):
+    d = os.path.join(here, "corpus", target)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    for name, blob in seeds:
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(blob)
+
+
+def tsp_vectors(names):
+    out = {}
+    with open(os.path.join(data, "tsp", "requests.txt")) as f:
+        for line in f:
+            if line.startswith("#") or "|" not in line:
+                continue
+            parts = [p.strip() for p in line.split("|")]
+            if parts[0] in names:
+                out[parts[0]] = bytes.fromhex(parts[3])
+    return out
+
+
+def main():
+    reqs = tsp_vectors({"minimal_sha256", "alg_null_params_sha512_echoed",
+                        "all_fields", "nonce_33_octets_leading_00",
+                        "extensions", "policy_other", "version_2",
+                        "hash_sha1_not_configured", "trailing_byte"})
+    write("fuzz_tsp_request", sorted(reqs.items()))
+
+    tsu, ca = read("certs/tsu.der"), read("certs/ca.der")
+    write("fuzz_x509", [
+        ("tsu", tsu),
+        ("tsu-ca", tsu + ca),
+        ("tsu-rsa-ca", read("certs/tsu-rsa-ca.der") + read("certs/ca-rsa.der")),
+        ("tsu-twin", tsu + read("certs/ca-twin.der")),
+        ("v1", read("certs/tsu-v1.der")),
+        ("eku-multi", read("certs/tsu-eku-multi.der")),
+        ("golden-rsa", read("golden/tsu-rsa2048.der") + read("golden/ca.der")),
+    ])
+
+    subj = bytes.fromhex(
+        "302f311730150603550403 0c0e 53656c6c6f2054657374205453553114301206035504"
+        "0a 0c0b 53656c6c6f205465737473".replace(" ", ""))
+    init = struct.pack(">BH", 2, len(subj)) + subj + struct.pack(">BHB", 1, 1, 1)
+    write("fuzz_frame", [
+        ("status", frame(0x01)),
+        ("stamp", frame(0x02, reqs["all_fields"], tag=0x48)),
+        ("stamp-minimal", frame(0x02, reqs["minimal_sha256"], tag=0x4c)),
+        ("get-certs", frame(0x03, tag=0x50)),
+        ("init", frame(0x10, init, tag=0x54)),
+        ("get-csr", frame(0x11, tag=0x58)),
+        ("load-cert", frame(0x12, tsu + ca, tag=0x5c)),
+        ("set-time", frame(0x20, struct.pack(">Q", 1767225600000), tag=0x60)),
+        ("unknown-op", frame(0x7f, b"\x00", tag=0x64)),
+        ("bad-magic", frame(0x01, magic=0x52)),
+        ("short", frame(0x01)[:7]),
+        # tag % 4 == 1: an initialised unit; == 2: one in the error state
+        ("init-state-load-cert", frame(0x12, tsu + ca, tag=0x11)),
+        ("init-state-csr", frame(0x11, tag=0x21)),
+        ("init-state-stamp", frame(0x02, reqs["minimal_sha256"], tag=0x31)),
+        ("error-state-stamp", frame(0x02, reqs["minimal_sha256"], tag=0x12)),
+        ("error-state-status", frame(0x01, tag=0x22)),
+    ])
+
+    write("fuzz_unit_record", [
+        ("raw-p256", b"\x00" + read("unit/record-p256.bin")),
+        ("raw-rsa2048", b"\x00" + read("unit/record-rsa2048.bin")),
+        ("seal-p256", b"\x01" + read("unit/plain-p256.bin")),
+        ("seal-rsa2048", b"\x01" + read("unit/plain-rsa2048.bin")),
+    ])
+
+
+if __name__ == "__main__":
+    main()
