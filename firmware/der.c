@@ -3,7 +3,7 @@
 
 #include "runtime.h"
 
-int der_peek_tag(const der_cur *c)
+int sello_der_peek_tag(const sello_der_cur *c)
 {
     return c->p < c->end ? c->p[0] : -1;
 }
@@ -14,7 +14,7 @@ int der_peek_tag(const der_cur *c)
  * lengths under 128, leading zero length octets, lengths that need more
  * than three octets, and any length beyond the cursor.
  */
-static sello_status read_header(const der_cur *c, uint8_t *tag,
+static sello_status read_header(const sello_der_cur *c, uint8_t *tag,
                                 const uint8_t **content, size_t *len)
 {
     const uint8_t *p = c->p;
@@ -49,8 +49,8 @@ static sello_status read_header(const der_cur *c, uint8_t *tag,
     return SELLO_OK;
 }
 
-sello_status der_read_any(der_cur *c, uint8_t *tag, der_cur *content,
-                          der_cur *whole)
+sello_status sello_der_read_any(sello_der_cur *c, uint8_t *tag, sello_der_cur *content,
+                          sello_der_cur *whole)
 {
     const uint8_t *body;
     size_t len;
@@ -65,29 +65,29 @@ sello_status der_read_any(der_cur *c, uint8_t *tag, der_cur *content,
     return SELLO_OK;
 }
 
-sello_status der_read(der_cur *c, uint8_t tag, der_cur *content,
-                      der_cur *whole)
+sello_status sello_der_read(sello_der_cur *c, uint8_t tag, sello_der_cur *content,
+                      sello_der_cur *whole)
 {
-    if (der_peek_tag(c) != tag)
+    if (sello_der_peek_tag(c) != tag)
         return SELLO_ERR_DER;
     uint8_t got;
-    return der_read_any(c, &got, content, whole);
+    return sello_der_read_any(c, &got, content, whole);
 }
 
-sello_status der_read_optional(der_cur *c, uint8_t tag, der_cur *content,
-                               der_cur *whole, bool *present)
+sello_status sello_der_read_optional(sello_der_cur *c, uint8_t tag, sello_der_cur *content,
+                               sello_der_cur *whole, bool *present)
 {
-    *present = der_peek_tag(c) == tag;
+    *present = sello_der_peek_tag(c) == tag;
     if (!*present)
         return SELLO_OK;
-    return der_read(c, tag, content, whole);
+    return sello_der_read(c, tag, content, whole);
 }
 
-sello_status der_read_integer(der_cur *c, der_cur *content)
+sello_status sello_der_read_integer(sello_der_cur *c, sello_der_cur *content)
 {
-    der_cur save = *c;
-    SELLO_TRY(der_read(c, DER_INTEGER, content, NULL));
-    size_t n = der_remaining(content);
+    sello_der_cur save = *c;
+    SELLO_TRY(sello_der_read(c, SELLO_DER_INTEGER, content, NULL));
+    size_t n = sello_der_remaining(content);
     const uint8_t *v = content->p;
     /* Minimal two's complement: no empty content, and the first nine bits
      * are never all zeros or all ones. */
@@ -100,11 +100,11 @@ sello_status der_read_integer(der_cur *c, der_cur *content)
     return SELLO_OK;
 }
 
-sello_status der_read_u32(der_cur *c, uint32_t *v)
+sello_status sello_der_read_u32(sello_der_cur *c, uint32_t *v)
 {
-    der_cur save = *c, content;
-    SELLO_TRY(der_read_integer(c, &content));
-    size_t n = der_remaining(&content);
+    sello_der_cur save = *c, content;
+    SELLO_TRY(sello_der_read_integer(c, &content));
+    size_t n = sello_der_remaining(&content);
     const uint8_t *b = content.p;
     if (b[0] & 0x80)
         goto bad; /* negative */
@@ -124,11 +124,11 @@ bad:
     return SELLO_ERR_DER;
 }
 
-sello_status der_read_bool(der_cur *c, bool *v)
+sello_status sello_der_read_bool(sello_der_cur *c, bool *v)
 {
-    der_cur save = *c, content;
-    SELLO_TRY(der_read(c, DER_BOOLEAN, &content, NULL));
-    if (der_remaining(&content) != 1 ||
+    sello_der_cur save = *c, content;
+    SELLO_TRY(sello_der_read(c, SELLO_DER_BOOLEAN, &content, NULL));
+    if (sello_der_remaining(&content) != 1 ||
         (content.p[0] != 0x00 && content.p[0] != 0xff)) {
         *c = save;
         return SELLO_ERR_DER;
@@ -137,10 +137,10 @@ sello_status der_read_bool(der_cur *c, bool *v)
     return SELLO_OK;
 }
 
-sello_status der_read_oid(der_cur *c, der_cur *content)
+sello_status sello_der_read_oid(sello_der_cur *c, sello_der_cur *content)
 {
-    der_cur save = *c;
-    SELLO_TRY(der_read(c, DER_OID, content, NULL));
+    sello_der_cur save = *c;
+    SELLO_TRY(sello_der_read(c, SELLO_DER_OID, content, NULL));
     const uint8_t *p = content->p, *end = content->end;
     /* Non-empty, each sub-identifier without a leading 0x80 octet, and the
      * last octet terminates a sub-identifier. */
@@ -158,13 +158,13 @@ bad:
     return SELLO_ERR_DER;
 }
 
-bool der_equal(const der_cur *content, const uint8_t *bytes, size_t len)
+bool sello_der_equal(const sello_der_cur *content, const uint8_t *bytes, size_t len)
 {
-    return der_remaining(content) == len &&
+    return sello_der_remaining(content) == len &&
            sello_memcmp(content->p, bytes, len) == 0;
 }
 
-int der_set_order(const uint8_t *a, size_t alen, const uint8_t *b,
+int sello_der_set_order(const uint8_t *a, size_t alen, const uint8_t *b,
                   size_t blen)
 {
     int r = sello_memcmp(a, b, alen < blen ? alen : blen);
@@ -182,17 +182,17 @@ int der_set_order(const uint8_t *a, size_t alen, const uint8_t *b,
 
 /* ---- writer -------------------------------------------------------------- */
 
-bool derw_to_front(der_writer *w, size_t *len)
+bool sello_derw_to_front(sello_der_writer *w, size_t *len)
 {
     if (w->overflow)
         return false;
-    *len = derw_len(w);
+    *len = sello_derw_len(w);
     sello_memmove(w->start, w->p, *len);
     w->p = w->start;
     return true;
 }
 
-void derw_raw(der_writer *w, const void *data, size_t len)
+void sello_derw_raw(sello_der_writer *w, const void *data, size_t len)
 {
     if (w->overflow || (size_t)(w->p - w->start) < len) {
         w->overflow = true;
@@ -202,7 +202,7 @@ void derw_raw(der_writer *w, const void *data, size_t len)
     sello_memmove(w->p, data, len);
 }
 
-void derw_header(der_writer *w, uint8_t tag, size_t len)
+void sello_derw_header(sello_der_writer *w, uint8_t tag, size_t len)
 {
     uint8_t h[5];
     size_t n;
@@ -232,16 +232,16 @@ void derw_header(der_writer *w, uint8_t tag, size_t len)
         w->overflow = true;
         return;
     }
-    derw_raw(w, h + 5 - n, n);
+    sello_derw_raw(w, h + 5 - n, n);
 }
 
-void derw_prim(der_writer *w, uint8_t tag, const void *data, size_t len)
+void sello_derw_prim(sello_der_writer *w, uint8_t tag, const void *data, size_t len)
 {
-    derw_raw(w, data, len);
-    derw_header(w, tag, len);
+    sello_derw_raw(w, data, len);
+    sello_derw_header(w, tag, len);
 }
 
-void derw_uint(der_writer *w, const uint8_t *mag, size_t len)
+void sello_derw_uint(sello_der_writer *w, const uint8_t *mag, size_t len)
 {
     while (len > 1 && mag[0] == 0) {
         mag++;
@@ -252,27 +252,27 @@ void derw_uint(der_writer *w, const uint8_t *mag, size_t len)
         mag = &zero;
         len = 1;
     }
-    const uint8_t *mark = derw_mark(w);
-    derw_raw(w, mag, len);
+    const uint8_t *mark = sello_derw_mark(w);
+    sello_derw_raw(w, mag, len);
     if (mag[0] & 0x80)
-        derw_raw(w, "", 1);
-    derw_wrap(w, mark, DER_INTEGER);
+        sello_derw_raw(w, "", 1);
+    sello_derw_wrap(w, mark, SELLO_DER_INTEGER);
 }
 
-void derw_u64(der_writer *w, uint64_t v)
+void sello_derw_u64(sello_der_writer *w, uint64_t v)
 {
     uint8_t b[8];
     for (int i = 7; i >= 0; i--) {
         b[i] = (uint8_t)v;
         v >>= 8;
     }
-    derw_uint(w, b, sizeof b);
+    sello_derw_uint(w, b, sizeof b);
 }
 
-void derw_bits(der_writer *w, const void *data, size_t len)
+void sello_derw_bits(sello_der_writer *w, const void *data, size_t len)
 {
-    const uint8_t *mark = derw_mark(w);
-    derw_raw(w, data, len);
-    derw_raw(w, "", 1);
-    derw_wrap(w, mark, DER_BIT_STRING);
+    const uint8_t *mark = sello_derw_mark(w);
+    sello_derw_raw(w, data, len);
+    sello_derw_raw(w, "", 1);
+    sello_derw_wrap(w, mark, SELLO_DER_BIT_STRING);
 }

@@ -65,7 +65,7 @@ SELLO_MUST_CHECK sello_status sello_key_import_private(sello_key *k,
                                                        size_t len);
 
 /* Prepends the DER SubjectPublicKeyInfo of the key. */
-void sello_key_write_spki(const sello_key *k, der_writer *w);
+void sello_key_write_spki(const sello_key *k, sello_der_writer *w);
 
 /* The hash a signature of this key uses: the curve's own for ECDSA, the
  * configured one (`rsa_hash`, a SELLO_HASH_*) for RSA. */
@@ -73,7 +73,7 @@ const sello_hash_info *sello_key_sig_hash(const sello_key *k, int rsa_hash);
 
 /* Prepends the signature AlgorithmIdentifier for this key and hash. */
 void sello_key_write_sig_alg(const sello_key *k, const sello_hash_info *h,
-                             der_writer *w);
+                             sello_der_writer *w);
 
 /* Signs a digest made with `h` (ECDSA signatures are DER, RFC 6979
  * deterministic; RSA is PKCS#1 v1.5). */

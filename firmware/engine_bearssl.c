@@ -166,31 +166,31 @@ sello_status sello_key_import_private(sello_key *k, uint8_t type,
  * RSA: algorithm = { rsaEncryption, NULL },
  *      key = RSAPublicKey ::= SEQUENCE { modulus INTEGER, exponent INTEGER }
  */
-void sello_key_write_spki(const sello_key *k, der_writer *w)
+void sello_key_write_spki(const sello_key *k, sello_der_writer *w)
 {
-    const uint8_t *spki = derw_mark(w);
+    const uint8_t *spki = sello_derw_mark(w);
     if (is_ec(k->type)) {
-        derw_bits(w, k->u.ec.pk.q, k->u.ec.pk.qlen);
-        const uint8_t *alg = derw_mark(w);
+        sello_derw_bits(w, k->u.ec.pk.q, k->u.ec.pk.qlen);
+        const uint8_t *alg = sello_derw_mark(w);
         if (k->type == SELLO_KEY_P384)
-            derw_prim(w, DER_OID, OID_P384, OID_P384_LEN);
+            sello_derw_prim(w, SELLO_DER_OID, SELLO_OID_P384, SELLO_OID_P384_LEN);
         else
-            derw_prim(w, DER_OID, OID_P256, OID_P256_LEN);
-        derw_prim(w, DER_OID, OID_EC_PUBLIC_KEY, OID_EC_PUBLIC_KEY_LEN);
-        derw_wrap(w, alg, DER_SEQUENCE);
+            sello_derw_prim(w, SELLO_DER_OID, SELLO_OID_P256, SELLO_OID_P256_LEN);
+        sello_derw_prim(w, SELLO_DER_OID, SELLO_OID_EC_PUBLIC_KEY, SELLO_OID_EC_PUBLIC_KEY_LEN);
+        sello_derw_wrap(w, alg, SELLO_DER_SEQUENCE);
     } else {
-        const uint8_t *bits = derw_mark(w);
-        derw_uint(w, k->u.rsa.pk.e, k->u.rsa.pk.elen);
-        derw_uint(w, k->u.rsa.pk.n, k->u.rsa.pk.nlen);
-        derw_wrap(w, bits, DER_SEQUENCE);
-        derw_raw(w, "", 1); /* no unused bits */
-        derw_wrap(w, bits, DER_BIT_STRING);
-        const uint8_t *alg = derw_mark(w);
-        derw_prim(w, DER_NULL, "", 0);
-        derw_prim(w, DER_OID, OID_RSA, OID_RSA_LEN);
-        derw_wrap(w, alg, DER_SEQUENCE);
+        const uint8_t *bits = sello_derw_mark(w);
+        sello_derw_uint(w, k->u.rsa.pk.e, k->u.rsa.pk.elen);
+        sello_derw_uint(w, k->u.rsa.pk.n, k->u.rsa.pk.nlen);
+        sello_derw_wrap(w, bits, SELLO_DER_SEQUENCE);
+        sello_derw_raw(w, "", 1); /* no unused bits */
+        sello_derw_wrap(w, bits, SELLO_DER_BIT_STRING);
+        const uint8_t *alg = sello_derw_mark(w);
+        sello_derw_prim(w, SELLO_DER_NULL, "", 0);
+        sello_derw_prim(w, SELLO_DER_OID, SELLO_OID_RSA, SELLO_OID_RSA_LEN);
+        sello_derw_wrap(w, alg, SELLO_DER_SEQUENCE);
     }
-    derw_wrap(w, spki, DER_SEQUENCE);
+    sello_derw_wrap(w, spki, SELLO_DER_SEQUENCE);
 }
 
 const sello_hash_info *sello_key_sig_hash(const sello_key *k, int rsa_hash)
@@ -203,28 +203,28 @@ const sello_hash_info *sello_key_sig_hash(const sello_key *k, int rsa_hash)
 }
 
 void sello_key_write_sig_alg(const sello_key *k, const sello_hash_info *h,
-                             der_writer *w)
+                             sello_der_writer *w)
 {
-    const uint8_t *alg = derw_mark(w);
+    const uint8_t *alg = sello_derw_mark(w);
     if (is_ec(k->type)) {
         /* ecdsa-with-SHA*: parameters absent (RFC 5758). */
         if (h->id == SELLO_HASH_SHA384)
-            derw_prim(w, DER_OID, OID_ECDSA_SHA384, OID_ECDSA_SHA384_LEN);
+            sello_derw_prim(w, SELLO_DER_OID, SELLO_OID_ECDSA_SHA384, SELLO_OID_ECDSA_SHA384_LEN);
         else if (h->id == SELLO_HASH_SHA512)
-            derw_prim(w, DER_OID, OID_ECDSA_SHA512, OID_ECDSA_SHA512_LEN);
+            sello_derw_prim(w, SELLO_DER_OID, SELLO_OID_ECDSA_SHA512, SELLO_OID_ECDSA_SHA512_LEN);
         else
-            derw_prim(w, DER_OID, OID_ECDSA_SHA256, OID_ECDSA_SHA256_LEN);
+            sello_derw_prim(w, SELLO_DER_OID, SELLO_OID_ECDSA_SHA256, SELLO_OID_ECDSA_SHA256_LEN);
     } else {
         /* sha*WithRSAEncryption: parameters NULL (RFC 4055). */
-        derw_prim(w, DER_NULL, "", 0);
+        sello_derw_prim(w, SELLO_DER_NULL, "", 0);
         if (h->id == SELLO_HASH_SHA384)
-            derw_prim(w, DER_OID, OID_RSA_SHA384, OID_RSA_SHA384_LEN);
+            sello_derw_prim(w, SELLO_DER_OID, SELLO_OID_RSA_SHA384, SELLO_OID_RSA_SHA384_LEN);
         else if (h->id == SELLO_HASH_SHA512)
-            derw_prim(w, DER_OID, OID_RSA_SHA512, OID_RSA_SHA512_LEN);
+            sello_derw_prim(w, SELLO_DER_OID, SELLO_OID_RSA_SHA512, SELLO_OID_RSA_SHA512_LEN);
         else
-            derw_prim(w, DER_OID, OID_RSA_SHA256, OID_RSA_SHA256_LEN);
+            sello_derw_prim(w, SELLO_DER_OID, SELLO_OID_RSA_SHA256, SELLO_OID_RSA_SHA256_LEN);
     }
-    derw_wrap(w, alg, DER_SEQUENCE);
+    sello_derw_wrap(w, alg, SELLO_DER_SEQUENCE);
 }
 
 sello_status sello_key_sign(const sello_key *k, const sello_hash_info *h,

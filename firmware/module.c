@@ -38,7 +38,7 @@ typedef struct {
     sello_serials serials;
     uint64_t tokens;
     union {
-        uint8_t token[TOKEN_SCRATCH_SIZE];
+        uint8_t token[SELLO_TOKEN_SCRATCH_SIZE];
         uint8_t unit_record[SELLO_UNIT_RECORD_MAX];
         uint8_t certs[SELLO_CERTS_MAX];
         uint8_t csr[SELLO_CSR_SCRATCH];
@@ -88,10 +88,10 @@ static bool hash_self_test(void)
  */
 static sello_status key_self_test(module_ctx *c)
 {
-    der_writer w;
-    derw_init(&w, c->work.spki, sizeof c->work.spki);
+    sello_der_writer w;
+    sello_derw_init(&w, c->work.spki, sizeof c->work.spki);
     sello_key_write_spki(&c->key, &w);
-    if (!derw_ok(&w) || derw_len(&w) != c->spki_len ||
+    if (!sello_derw_ok(&w) || sello_derw_len(&w) != c->spki_len ||
         sello_memcmp(w.p, c->spki, c->spki_len) != 0)
         return SELLO_ERR_SELFTEST;
     static const char probe[] = "sello pairwise consistency test";
@@ -200,9 +200,9 @@ static sello_status op_status(module_ctx *c, reply *r)
     return SELLO_OK;
 }
 
-static void stamp_reject(reply *r, tsp_fail fail, const char *why)
+static void stamp_reject(reply *r, sello_tsp_fail fail, const char *why)
 {
-    r->len = token_write_rejection(fail, why, r->out, r->cap);
+    r->len = sello_token_write_rejection(fail, why, r->out, r->cap);
 }
 
 /* Always answers with a TimeStampResp; only the frame status is OK. */
@@ -211,15 +211,15 @@ static sello_status op_stamp(module_ctx *c, const uint8_t *in, size_t in_len,
 {
     /* Garbage is garbage in every state; policy only means something once
      * the unit is configured and active. */
-    tsp_request req;
-    tsp_verdict v = tsp_decode_request(in, in_len, &c->cfg, &req);
+    sello_tsp_request req;
+    sello_tsp_verdict v = sello_tsp_decode_request(in, in_len, &c->cfg, &req);
     if (v.malformed) {
         r->flags |= SELLO_RESP_FLAG_MALFORMED_REQUEST;
         stamp_reject(r, v.fail, v.why);
         return SELLO_OK;
     }
     if (c->state != SELLO_STATE_ACTIVE) {
-        stamp_reject(r, TSP_FAIL_SYSTEM_FAILURE, "unit is not active");
+        stamp_reject(r, SELLO_TSP_FAIL_SYSTEM_FAILURE, "unit is not active");
         return SELLO_OK;
     }
     if (!v.accepted) {
@@ -228,33 +228,33 @@ static sello_status op_stamp(module_ctx *c, const uint8_t *in, size_t in_len,
     }
     uint64_t now;
     if (sello_clock_now(&c->clock, sello_board_ticks(), &now) != SELLO_OK) {
-        stamp_reject(r, TSP_FAIL_TIME_NOT_AVAILABLE, "clock is not set");
+        stamp_reject(r, SELLO_TSP_FAIL_TIME_NOT_AVAILABLE, "clock is not set");
         return SELLO_OK;
     }
     /* RFC 5280: valid from notBefore through notAfter, inclusive. */
     if (now < c->signer.not_before * 1000 || now > c->signer.not_after * 1000) {
-        stamp_reject(r, TSP_FAIL_SYSTEM_FAILURE,
+        stamp_reject(r, SELLO_TSP_FAIL_SYSTEM_FAILURE,
                      "TSU certificate is not valid at this time");
         return SELLO_OK;
     }
     uint64_t counter;
     sello_status st = sello_serials_take(&c->serials, now, &counter);
     if (st == SELLO_ERR_CLOCK) {
-        stamp_reject(r, TSP_FAIL_TIME_NOT_AVAILABLE,
+        stamp_reject(r, SELLO_TSP_FAIL_TIME_NOT_AVAILABLE,
                      "clock is behind time already issued; retry shortly");
         return SELLO_OK;
     }
     if (st != SELLO_OK) {
-        stamp_reject(r, TSP_FAIL_SYSTEM_FAILURE, "serial reservation failed");
+        stamp_reject(r, SELLO_TSP_FAIL_SYSTEM_FAILURE, "serial reservation failed");
         return SELLO_OK;
     }
     uint8_t serial[12];
     sello_serial_magnitude(c->cfg.instance, counter, serial);
-    token_issuer t = { &c->cfg, &c->signer, &c->key, c->sig_hash,
+    sello_token_issuer t = { &c->cfg, &c->signer, &c->key, c->sig_hash,
                        c->work.token };
-    if (token_write_granted(&t, &req, serial, now, r->out, r->cap, &r->len) !=
+    if (sello_token_write_granted(&t, &req, serial, now, r->out, r->cap, &r->len) !=
         SELLO_OK) {
-        stamp_reject(r, TSP_FAIL_SYSTEM_FAILURE, "token encoding failed");
+        stamp_reject(r, SELLO_TSP_FAIL_SYSTEM_FAILURE, "token encoding failed");
         return SELLO_OK;
     }
     c->tokens++;
@@ -285,10 +285,10 @@ static sello_status op_init(module_ctx *c, const uint8_t *in, size_t in_len,
         r->why = "key generation failed";
         goto fail;
     }
-    der_writer w;
-    derw_init(&w, c->spki, sizeof c->spki);
+    sello_der_writer w;
+    sello_derw_init(&w, c->spki, sizeof c->spki);
     sello_key_write_spki(&c->key, &w);
-    if (!derw_to_front(&w, &c->spki_len)) {
+    if (!sello_derw_to_front(&w, &c->spki_len)) {
         st = SELLO_ERR_SPACE;
         goto fail;
     }

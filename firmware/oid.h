@@ -1,7 +1,7 @@
 /*
  * Object identifiers Sello reads or writes: content octets only (no tag or
  * length), so they can be compared with a DER reader's OID content and
- * prefixed by der_writer where needed. Generated from the dotted forms below;
+ * prefixed by sello_der_writer where needed. Generated from the dotted forms below;
  * test/unit checks a sample against an independent encoder.
  */
 #ifndef SELLO_OID_H
@@ -10,85 +10,85 @@
 #include <stdint.h>
 
 /* 1.3.14.3.2.26: SHA-1 (RFC 3279) */
-#define OID_SHA1_LEN 5u
-extern const uint8_t OID_SHA1[OID_SHA1_LEN];
+#define SELLO_OID_SHA1_LEN 5u
+extern const uint8_t SELLO_OID_SHA1[SELLO_OID_SHA1_LEN];
 /* 2.16.840.1.101.3.4.2.4: SHA-224 */
-#define OID_SHA224_LEN 9u
-extern const uint8_t OID_SHA224[OID_SHA224_LEN];
+#define SELLO_OID_SHA224_LEN 9u
+extern const uint8_t SELLO_OID_SHA224[SELLO_OID_SHA224_LEN];
 /* 2.16.840.1.101.3.4.2.1: SHA-256 */
-#define OID_SHA256_LEN 9u
-extern const uint8_t OID_SHA256[OID_SHA256_LEN];
+#define SELLO_OID_SHA256_LEN 9u
+extern const uint8_t SELLO_OID_SHA256[SELLO_OID_SHA256_LEN];
 /* 2.16.840.1.101.3.4.2.2: SHA-384 */
-#define OID_SHA384_LEN 9u
-extern const uint8_t OID_SHA384[OID_SHA384_LEN];
+#define SELLO_OID_SHA384_LEN 9u
+extern const uint8_t SELLO_OID_SHA384[SELLO_OID_SHA384_LEN];
 /* 2.16.840.1.101.3.4.2.3: SHA-512 */
-#define OID_SHA512_LEN 9u
-extern const uint8_t OID_SHA512[OID_SHA512_LEN];
+#define SELLO_OID_SHA512_LEN 9u
+extern const uint8_t SELLO_OID_SHA512[SELLO_OID_SHA512_LEN];
 /* 1.2.840.10045.4.3.2: ecdsa-with-SHA256 */
-#define OID_ECDSA_SHA256_LEN 8u
-extern const uint8_t OID_ECDSA_SHA256[OID_ECDSA_SHA256_LEN];
+#define SELLO_OID_ECDSA_SHA256_LEN 8u
+extern const uint8_t SELLO_OID_ECDSA_SHA256[SELLO_OID_ECDSA_SHA256_LEN];
 /* 1.2.840.10045.4.3.3: ecdsa-with-SHA384 */
-#define OID_ECDSA_SHA384_LEN 8u
-extern const uint8_t OID_ECDSA_SHA384[OID_ECDSA_SHA384_LEN];
+#define SELLO_OID_ECDSA_SHA384_LEN 8u
+extern const uint8_t SELLO_OID_ECDSA_SHA384[SELLO_OID_ECDSA_SHA384_LEN];
 /* 1.2.840.10045.4.3.4: ecdsa-with-SHA512 */
-#define OID_ECDSA_SHA512_LEN 8u
-extern const uint8_t OID_ECDSA_SHA512[OID_ECDSA_SHA512_LEN];
+#define SELLO_OID_ECDSA_SHA512_LEN 8u
+extern const uint8_t SELLO_OID_ECDSA_SHA512[SELLO_OID_ECDSA_SHA512_LEN];
 /* 1.2.840.113549.1.1.11: sha256WithRSAEncryption */
-#define OID_RSA_SHA256_LEN 9u
-extern const uint8_t OID_RSA_SHA256[OID_RSA_SHA256_LEN];
+#define SELLO_OID_RSA_SHA256_LEN 9u
+extern const uint8_t SELLO_OID_RSA_SHA256[SELLO_OID_RSA_SHA256_LEN];
 /* 1.2.840.113549.1.1.12: sha384WithRSAEncryption */
-#define OID_RSA_SHA384_LEN 9u
-extern const uint8_t OID_RSA_SHA384[OID_RSA_SHA384_LEN];
+#define SELLO_OID_RSA_SHA384_LEN 9u
+extern const uint8_t SELLO_OID_RSA_SHA384[SELLO_OID_RSA_SHA384_LEN];
 /* 1.2.840.113549.1.1.13: sha512WithRSAEncryption */
-#define OID_RSA_SHA512_LEN 9u
-extern const uint8_t OID_RSA_SHA512[OID_RSA_SHA512_LEN];
+#define SELLO_OID_RSA_SHA512_LEN 9u
+extern const uint8_t SELLO_OID_RSA_SHA512[SELLO_OID_RSA_SHA512_LEN];
 /* 1.2.840.113549.1.1.1: rsaEncryption */
-#define OID_RSA_LEN 9u
-extern const uint8_t OID_RSA[OID_RSA_LEN];
+#define SELLO_OID_RSA_LEN 9u
+extern const uint8_t SELLO_OID_RSA[SELLO_OID_RSA_LEN];
 /* 1.2.840.10045.2.1: id-ecPublicKey */
-#define OID_EC_PUBLIC_KEY_LEN 7u
-extern const uint8_t OID_EC_PUBLIC_KEY[OID_EC_PUBLIC_KEY_LEN];
+#define SELLO_OID_EC_PUBLIC_KEY_LEN 7u
+extern const uint8_t SELLO_OID_EC_PUBLIC_KEY[SELLO_OID_EC_PUBLIC_KEY_LEN];
 /* 1.2.840.10045.3.1.7: secp256r1 */
-#define OID_P256_LEN 8u
-extern const uint8_t OID_P256[OID_P256_LEN];
+#define SELLO_OID_P256_LEN 8u
+extern const uint8_t SELLO_OID_P256[SELLO_OID_P256_LEN];
 /* 1.3.132.0.34: secp384r1 */
-#define OID_P384_LEN 5u
-extern const uint8_t OID_P384[OID_P384_LEN];
+#define SELLO_OID_P384_LEN 5u
+extern const uint8_t SELLO_OID_P384[SELLO_OID_P384_LEN];
 /* 1.2.840.113549.1.7.2: id-signedData */
-#define OID_SIGNED_DATA_LEN 9u
-extern const uint8_t OID_SIGNED_DATA[OID_SIGNED_DATA_LEN];
+#define SELLO_OID_SIGNED_DATA_LEN 9u
+extern const uint8_t SELLO_OID_SIGNED_DATA[SELLO_OID_SIGNED_DATA_LEN];
 /* 1.2.840.113549.1.9.16.1.4: id-ct-TSTInfo */
-#define OID_CT_TSTINFO_LEN 11u
-extern const uint8_t OID_CT_TSTINFO[OID_CT_TSTINFO_LEN];
+#define SELLO_OID_CT_TSTINFO_LEN 11u
+extern const uint8_t SELLO_OID_CT_TSTINFO[SELLO_OID_CT_TSTINFO_LEN];
 /* 1.2.840.113549.1.9.3: id-contentType */
-#define OID_ATTR_CONTENT_TYPE_LEN 9u
-extern const uint8_t OID_ATTR_CONTENT_TYPE[OID_ATTR_CONTENT_TYPE_LEN];
+#define SELLO_OID_ATTR_CONTENT_TYPE_LEN 9u
+extern const uint8_t SELLO_OID_ATTR_CONTENT_TYPE[SELLO_OID_ATTR_CONTENT_TYPE_LEN];
 /* 1.2.840.113549.1.9.4: id-messageDigest */
-#define OID_ATTR_MESSAGE_DIGEST_LEN 9u
-extern const uint8_t OID_ATTR_MESSAGE_DIGEST[OID_ATTR_MESSAGE_DIGEST_LEN];
+#define SELLO_OID_ATTR_MESSAGE_DIGEST_LEN 9u
+extern const uint8_t SELLO_OID_ATTR_MESSAGE_DIGEST[SELLO_OID_ATTR_MESSAGE_DIGEST_LEN];
 /* 1.2.840.113549.1.9.16.2.47: id-aa-signingCertificateV2 */
-#define OID_ATTR_SIGNING_CERT_V2_LEN 11u
-extern const uint8_t OID_ATTR_SIGNING_CERT_V2[OID_ATTR_SIGNING_CERT_V2_LEN];
+#define SELLO_OID_ATTR_SIGNING_CERT_V2_LEN 11u
+extern const uint8_t SELLO_OID_ATTR_SIGNING_CERT_V2[SELLO_OID_ATTR_SIGNING_CERT_V2_LEN];
 /* 1.2.840.113549.1.9.16.2.12: id-aa-signingCertificate */
-#define OID_ATTR_SIGNING_CERT_LEN 11u
-extern const uint8_t OID_ATTR_SIGNING_CERT[OID_ATTR_SIGNING_CERT_LEN];
+#define SELLO_OID_ATTR_SIGNING_CERT_LEN 11u
+extern const uint8_t SELLO_OID_ATTR_SIGNING_CERT[SELLO_OID_ATTR_SIGNING_CERT_LEN];
 /* 2.5.29.37: id-ce-extKeyUsage */
-#define OID_EXT_EKU_LEN 3u
-extern const uint8_t OID_EXT_EKU[OID_EXT_EKU_LEN];
+#define SELLO_OID_EXT_EKU_LEN 3u
+extern const uint8_t SELLO_OID_EXT_EKU[SELLO_OID_EXT_EKU_LEN];
 /* 1.3.6.1.5.5.7.3.8: id-kp-timeStamping */
-#define OID_KP_TIMESTAMPING_LEN 8u
-extern const uint8_t OID_KP_TIMESTAMPING[OID_KP_TIMESTAMPING_LEN];
+#define SELLO_OID_KP_TIMESTAMPING_LEN 8u
+extern const uint8_t SELLO_OID_KP_TIMESTAMPING[SELLO_OID_KP_TIMESTAMPING_LEN];
 /* 1.3.6.1.5.5.7.1.3: id-pe-qcStatements */
-#define OID_PE_QCSTATEMENTS_LEN 8u
-extern const uint8_t OID_PE_QCSTATEMENTS[OID_PE_QCSTATEMENTS_LEN];
+#define SELLO_OID_PE_QCSTATEMENTS_LEN 8u
+extern const uint8_t SELLO_OID_PE_QCSTATEMENTS[SELLO_OID_PE_QCSTATEMENTS_LEN];
 /* 0.4.0.19422.1.1: esi4-qtstStatement-1 (EN 319 422) */
-#define OID_ETSI_QTST_STATEMENT_LEN 7u
-extern const uint8_t OID_ETSI_QTST_STATEMENT[OID_ETSI_QTST_STATEMENT_LEN];
+#define SELLO_OID_ETSI_QTST_STATEMENT_LEN 7u
+extern const uint8_t SELLO_OID_ETSI_QTST_STATEMENT[SELLO_OID_ETSI_QTST_STATEMENT_LEN];
 /* 0.4.0.2023.1.1: ETSI best practices policy for time-stamps (EN 319 421) */
-#define OID_ETSI_BEST_PRACTICE_POLICY_LEN 6u
-extern const uint8_t OID_ETSI_BEST_PRACTICE_POLICY[OID_ETSI_BEST_PRACTICE_POLICY_LEN];
+#define SELLO_OID_ETSI_BEST_PRACTICE_POLICY_LEN 6u
+extern const uint8_t SELLO_OID_ETSI_BEST_PRACTICE_POLICY[SELLO_OID_ETSI_BEST_PRACTICE_POLICY_LEN];
 /* 2.5.29.16: id-ce-privateKeyUsagePeriod */
-#define OID_EXT_PRIVATE_KEY_USAGE_PERIOD_LEN 3u
-extern const uint8_t OID_EXT_PRIVATE_KEY_USAGE_PERIOD[OID_EXT_PRIVATE_KEY_USAGE_PERIOD_LEN];
+#define SELLO_OID_EXT_PRIVATE_KEY_USAGE_PERIOD_LEN 3u
+extern const uint8_t SELLO_OID_EXT_PRIVATE_KEY_USAGE_PERIOD[SELLO_OID_EXT_PRIVATE_KEY_USAGE_PERIOD_LEN];
 
 #endif

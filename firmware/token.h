@@ -19,24 +19,24 @@
 #include "unit.h"
 
 /* Scratch space a token needs: TSTInfo, signed attributes, signature. */
-#define TOKEN_TSTINFO_MAX 1024u
-#define TOKEN_ATTRS_MAX (SELLO_NAME_MAX + 320u)
-#define TOKEN_SCRATCH_SIZE (TOKEN_TSTINFO_MAX + TOKEN_ATTRS_MAX + SELLO_SIG_MAX)
+#define SELLO_TOKEN_TSTINFO_MAX 1024u
+#define SELLO_TOKEN_ATTRS_MAX (SELLO_NAME_MAX + 320u)
+#define SELLO_TOKEN_SCRATCH_SIZE (SELLO_TOKEN_TSTINFO_MAX + SELLO_TOKEN_ATTRS_MAX + SELLO_SIG_MAX)
 
 typedef struct {
     const sello_unit_config *cfg;
     const sello_signer *signer;
     const sello_key *key;
     const sello_hash_info *sig_hash; /* digest of content and attributes */
-    uint8_t *scratch;                /* TOKEN_SCRATCH_SIZE octets */
-} token_issuer;
+    uint8_t *scratch;                /* SELLO_TOKEN_SCRATCH_SIZE octets */
+} sello_token_issuer;
 
 /*
  * Writes a granted TimeStampResp for `req` with the given serial magnitude
  * and genTime into out[0..cap) and sets *len.
  */
-SELLO_MUST_CHECK sello_status token_write_granted(const token_issuer *t,
-                                                  const tsp_request *req,
+SELLO_MUST_CHECK sello_status sello_token_write_granted(const sello_token_issuer *t,
+                                                  const sello_tsp_request *req,
                                                   const uint8_t serial[12],
                                                   uint64_t gen_ms,
                                                   uint8_t *out, size_t cap,
@@ -47,7 +47,7 @@ SELLO_MUST_CHECK sello_status token_write_granted(const token_issuer *t,
  * failInfo with the one bit `fail`) into out[0..cap). Returns its length,
  * or 0 when cap is too small (never for cap >= 256 and a short `why`).
  */
-size_t token_write_rejection(tsp_fail fail, const char *why, uint8_t *out,
+size_t sello_token_write_rejection(sello_tsp_fail fail, const char *why, uint8_t *out,
                              size_t cap);
 
 #endif

@@ -24,41 +24,41 @@
 
 /* PKIFailureInfo bit numbers (RFC 3161 2.4.2). */
 typedef enum {
-    TSP_FAIL_BAD_ALG = 0,
-    TSP_FAIL_BAD_REQUEST = 2,
-    TSP_FAIL_BAD_DATA_FORMAT = 5,
-    TSP_FAIL_TIME_NOT_AVAILABLE = 14,
-    TSP_FAIL_UNACCEPTED_POLICY = 15,
-    TSP_FAIL_UNACCEPTED_EXTENSION = 16,
-    TSP_FAIL_ADD_INFO_NOT_AVAILABLE = 17,
-    TSP_FAIL_SYSTEM_FAILURE = 25,
-} tsp_fail;
+    SELLO_TSP_FAIL_BAD_ALG = 0,
+    SELLO_TSP_FAIL_BAD_REQUEST = 2,
+    SELLO_TSP_FAIL_BAD_DATA_FORMAT = 5,
+    SELLO_TSP_FAIL_TIME_NOT_AVAILABLE = 14,
+    SELLO_TSP_FAIL_UNACCEPTED_POLICY = 15,
+    SELLO_TSP_FAIL_UNACCEPTED_EXTENSION = 16,
+    SELLO_TSP_FAIL_ADD_INFO_NOT_AVAILABLE = 17,
+    SELLO_TSP_FAIL_SYSTEM_FAILURE = 25,
+} sello_tsp_fail;
 
 /* Nonces longer than this are refused: 256 bits plus a sign octet. */
-#define TSP_NONCE_MAX 33u
+#define SELLO_TSP_NONCE_MAX 33u
 
 typedef struct {
-    der_cur imprint;     /* the complete MessageImprint, echoed verbatim */
-    der_cur nonce;       /* nonce INTEGER content, empty when absent */
+    sello_der_cur imprint;     /* the complete MessageImprint, echoed verbatim */
+    sello_der_cur nonce;       /* nonce INTEGER content, empty when absent */
     bool has_nonce;
     bool cert_req;
-} tsp_request;
+} sello_tsp_request;
 
 /* The verdict on a request. */
 typedef struct {
     bool accepted;
     bool malformed;      /* not a TimeStampReq at all */
-    tsp_fail fail;       /* when not accepted */
+    sello_tsp_fail fail;       /* when not accepted */
     const char *why;     /* statusString when not accepted */
-} tsp_verdict;
+} sello_tsp_verdict;
 
 /*
  * Decodes `der` strictly and applies the unit's policy. On acceptance *req
  * points into `der`. Explicitly encoded certReq FALSE, which DER forbids but
  * deployed clients send, is tolerated; nothing else non-canonical is.
  */
-tsp_verdict tsp_decode_request(const uint8_t *der, size_t len,
+sello_tsp_verdict sello_tsp_decode_request(const uint8_t *der, size_t len,
                                const sello_unit_config *cfg,
-                               tsp_request *req);
+                               sello_tsp_request *req);
 
 #endif

@@ -31,11 +31,11 @@ static void config_defaults(sello_unit_config *cfg)
     cfg->chain = true;
     cfg->accuracy_ms = 1000;
     cfg->hashes = SELLO_HASHES_DEFAULT;
-    cfg->policy[0] = DER_OID;
-    cfg->policy[1] = (uint8_t)OID_ETSI_BEST_PRACTICE_POLICY_LEN;
-    sello_memcpy(cfg->policy + 2, OID_ETSI_BEST_PRACTICE_POLICY,
-                 OID_ETSI_BEST_PRACTICE_POLICY_LEN);
-    cfg->policy_len = 2 + OID_ETSI_BEST_PRACTICE_POLICY_LEN;
+    cfg->policy[0] = SELLO_DER_OID;
+    cfg->policy[1] = (uint8_t)SELLO_OID_ETSI_BEST_PRACTICE_POLICY_LEN;
+    sello_memcpy(cfg->policy + 2, SELLO_OID_ETSI_BEST_PRACTICE_POLICY,
+                 SELLO_OID_ETSI_BEST_PRACTICE_POLICY_LEN);
+    cfg->policy_len = 2 + SELLO_OID_ETSI_BEST_PRACTICE_POLICY_LEN;
 }
 
 static bool get_u32(const uint8_t *v, size_t len, uint32_t *out)
@@ -58,10 +58,10 @@ static bool get_flag(const uint8_t *v, size_t len, bool *out)
  * OID) a well-formed one. */
 static bool is_single_element(const uint8_t *v, size_t len, uint8_t tag)
 {
-    der_cur c = der_cur_init(v, len), content;
-    sello_status st = tag == DER_OID ? der_read_oid(&c, &content)
-                                     : der_read(&c, tag, &content, NULL);
-    return st == SELLO_OK && der_at_end(&c);
+    sello_der_cur c = sello_der_cur_init(v, len), content;
+    sello_status st = tag == SELLO_DER_OID ? sello_der_read_oid(&c, &content)
+                                     : sello_der_read(&c, tag, &content, NULL);
+    return st == SELLO_OK && sello_der_at_end(&c);
 }
 
 /*
@@ -80,13 +80,13 @@ static bool config_apply(sello_unit_config *cfg, uint8_t type,
         cfg->key_type = v[0];
         return true;
     case SELLO_INIT_SUBJECT:
-        if (len > SELLO_NAME_MAX || !is_single_element(v, len, DER_SEQUENCE))
+        if (len > SELLO_NAME_MAX || !is_single_element(v, len, SELLO_DER_SEQUENCE))
             return false;
         sello_memcpy(cfg->subject, v, len);
         cfg->subject_len = len;
         return true;
     case SELLO_INIT_POLICY:
-        if (len > SELLO_POLICY_MAX || !is_single_element(v, len, DER_OID))
+        if (len > SELLO_POLICY_MAX || !is_single_element(v, len, SELLO_DER_OID))
             return false;
         sello_memcpy(cfg->policy, v, len);
         cfg->policy_len = len;

@@ -27,19 +27,19 @@ static bool digits(const uint8_t *p, int n, unsigned *v)
  * RFC 5280 fixes the forms: YYMMDDHHMMSSZ (YY < 50 is 20YY) and
  * YYYYMMDDHHMMSSZ, no fractions, always Zulu.
  */
-static sello_status read_time(der_cur *c, uint64_t *secs)
+static sello_status read_time(sello_der_cur *c, uint64_t *secs)
 {
-    der_cur t;
+    sello_der_cur t;
     uint8_t tag;
-    SELLO_TRY(der_read_any(c, &tag, &t, NULL));
-    size_t n = der_remaining(&t);
+    SELLO_TRY(sello_der_read_any(c, &tag, &t, NULL));
+    size_t n = sello_der_remaining(&t);
     const uint8_t *p = t.p;
     unsigned y2, y4, mo, d, h, mi, s;
     int64_t year;
-    if (tag == DER_UTC_TIME && n == 13 && digits(p, 2, &y2)) {
+    if (tag == SELLO_DER_UTC_TIME && n == 13 && digits(p, 2, &y2)) {
         year = y2 < 50 ? 2000 + y2 : 1900 + y2;
         p += 2;
-    } else if (tag == DER_GENERALIZED_TIME && n == 15 && digits(p, 4, &y4)) {
+    } else if (tag == SELLO_DER_GENERALIZED_TIME && n == 15 && digits(p, 4, &y4)) {
         year = y4;
         p += 4;
     } else {
@@ -60,18 +60,18 @@ static sello_status read_time(der_cur *c, uint64_t *secs)
  * ExtKeyUsageSyntax ::= SEQUENCE SIZE (1..MAX) OF KeyPurposeId
  * Sets eku_timestamping_only when the list is exactly { id-kp-timeStamping }.
  */
-static sello_status read_eku(const der_cur *value, sello_x509 *out)
+static sello_status read_eku(const sello_der_cur *value, sello_x509 *out)
 {
-    der_cur v = *value, seq, oid;
-    SELLO_TRY(der_read(&v, DER_SEQUENCE, &seq, NULL));
-    if (!der_at_end(&v))
+    sello_der_cur v = *value, seq, oid;
+    SELLO_TRY(sello_der_read(&v, SELLO_DER_SEQUENCE, &seq, NULL));
+    if (!sello_der_at_end(&v))
         return SELLO_ERR_DER;
     size_t count = 0;
     bool ts = false;
-    while (!der_at_end(&seq)) {
-        SELLO_TRY(der_read_oid(&seq, &oid));
+    while (!sello_der_at_end(&seq)) {
+        SELLO_TRY(sello_der_read_oid(&seq, &oid));
         count++;
-        if (der_equal(&oid, OID_KP_TIMESTAMPING, OID_KP_TIMESTAMPING_LEN))
+        if (sello_der_equal(&oid, SELLO_OID_KP_TIMESTAMPING, SELLO_OID_KP_TIMESTAMPING_LEN))
             ts = true;
     }
     out->eku_timestamping_only = count == 1 && ts;
@@ -81,30 +81,30 @@ static sello_status read_eku(const der_cur *value, sello_x509 *out)
 /* Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension
  * Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE,
  *                          extnValue OCTET STRING } */
-static sello_status read_extensions(der_cur *tbs, sello_x509 *out)
+static sello_status read_extensions(sello_der_cur *tbs, sello_x509 *out)
 {
-    der_cur wrapper, list, ext, oid, value;
+    sello_der_cur wrapper, list, ext, oid, value;
     bool present;
-    SELLO_TRY(der_read_optional(tbs, DER_CONTEXT_CONS(3), &wrapper, NULL,
+    SELLO_TRY(sello_der_read_optional(tbs, SELLO_DER_CONTEXT_CONS(3), &wrapper, NULL,
                                 &present));
     if (!present)
         return SELLO_OK;
-    SELLO_TRY(der_read(&wrapper, DER_SEQUENCE, &list, NULL));
-    if (!der_at_end(&wrapper) || der_at_end(&list))
+    SELLO_TRY(sello_der_read(&wrapper, SELLO_DER_SEQUENCE, &list, NULL));
+    if (!sello_der_at_end(&wrapper) || sello_der_at_end(&list))
         return SELLO_ERR_DER;
-    while (!der_at_end(&list)) {
-        SELLO_TRY(der_read(&list, DER_SEQUENCE, &ext, NULL));
-        SELLO_TRY(der_read_oid(&ext, &oid));
+    while (!sello_der_at_end(&list)) {
+        SELLO_TRY(sello_der_read(&list, SELLO_DER_SEQUENCE, &ext, NULL));
+        SELLO_TRY(sello_der_read_oid(&ext, &oid));
         bool critical = false;
-        if (der_peek_tag(&ext) == DER_BOOLEAN) {
-            SELLO_TRY(der_read_bool(&ext, &critical));
+        if (sello_der_peek_tag(&ext) == SELLO_DER_BOOLEAN) {
+            SELLO_TRY(sello_der_read_bool(&ext, &critical));
             if (!critical) /* DEFAULT FALSE must be omitted in DER */
                 return SELLO_ERR_DER;
         }
-        SELLO_TRY(der_read(&ext, DER_OCTET_STRING, &value, NULL));
-        if (!der_at_end(&ext))
+        SELLO_TRY(sello_der_read(&ext, SELLO_DER_OCTET_STRING, &value, NULL));
+        if (!sello_der_at_end(&ext))
             return SELLO_ERR_DER;
-        if (der_equal(&oid, OID_EXT_EKU, OID_EXT_EKU_LEN)) {
+        if (sello_der_equal(&oid, SELLO_OID_EXT_EKU, SELLO_OID_EXT_EKU_LEN)) {
             if (out->eku_present)
                 return SELLO_ERR_DER; /* an extension may appear once */
             out->eku_present = true;
@@ -115,56 +115,56 @@ static sello_status read_extensions(der_cur *tbs, sello_x509 *out)
     return SELLO_OK;
 }
 
-sello_status sello_x509_parse(der_cur *c, sello_x509 *out)
+sello_status sello_x509_parse(sello_der_cur *c, sello_x509 *out)
 {
-    der_cur cert, tbs, x, alg, validity;
+    sello_der_cur cert, tbs, x, alg, validity;
     sello_memset(out, 0, sizeof *out);
-    SELLO_TRY(der_read(c, DER_SEQUENCE, &cert, &out->whole));
-    SELLO_TRY(der_read(&cert, DER_SEQUENCE, &tbs, &out->tbs));
+    SELLO_TRY(sello_der_read(c, SELLO_DER_SEQUENCE, &cert, &out->whole));
+    SELLO_TRY(sello_der_read(&cert, SELLO_DER_SEQUENCE, &tbs, &out->tbs));
 
     out->version = 1;
     bool present;
-    SELLO_TRY(der_read_optional(&tbs, DER_CONTEXT_CONS(0), &x, NULL,
+    SELLO_TRY(sello_der_read_optional(&tbs, SELLO_DER_CONTEXT_CONS(0), &x, NULL,
                                 &present));
     if (present) {
         uint32_t v;
-        SELLO_TRY(der_read_u32(&x, &v));
-        if (!der_at_end(&x) || v > 2)
+        SELLO_TRY(sello_der_read_u32(&x, &v));
+        if (!sello_der_at_end(&x) || v > 2)
             return SELLO_ERR_DER;
         out->version = v + 1;
     }
-    der_cur serial_content;
+    sello_der_cur serial_content;
     out->serial = tbs;
-    SELLO_TRY(der_read_integer(&tbs, &serial_content));
+    SELLO_TRY(sello_der_read_integer(&tbs, &serial_content));
     out->serial.end = tbs.p;
-    SELLO_TRY(der_read(&tbs, DER_SEQUENCE, &alg, NULL));
-    SELLO_TRY(der_read(&tbs, DER_SEQUENCE, &x, &out->issuer));
-    SELLO_TRY(der_read(&tbs, DER_SEQUENCE, &validity, NULL));
+    SELLO_TRY(sello_der_read(&tbs, SELLO_DER_SEQUENCE, &alg, NULL));
+    SELLO_TRY(sello_der_read(&tbs, SELLO_DER_SEQUENCE, &x, &out->issuer));
+    SELLO_TRY(sello_der_read(&tbs, SELLO_DER_SEQUENCE, &validity, NULL));
     SELLO_TRY(read_time(&validity, &out->not_before));
     SELLO_TRY(read_time(&validity, &out->not_after));
-    if (!der_at_end(&validity))
+    if (!sello_der_at_end(&validity))
         return SELLO_ERR_DER;
-    SELLO_TRY(der_read(&tbs, DER_SEQUENCE, &x, &out->subject));
-    SELLO_TRY(der_read(&tbs, DER_SEQUENCE, &x, &out->spki));
-    SELLO_TRY(der_read_optional(&tbs, DER_CONTEXT(1), &x, NULL, &present));
-    SELLO_TRY(der_read_optional(&tbs, DER_CONTEXT(2), &x, NULL, &present));
+    SELLO_TRY(sello_der_read(&tbs, SELLO_DER_SEQUENCE, &x, &out->subject));
+    SELLO_TRY(sello_der_read(&tbs, SELLO_DER_SEQUENCE, &x, &out->spki));
+    SELLO_TRY(sello_der_read_optional(&tbs, SELLO_DER_CONTEXT(1), &x, NULL, &present));
+    SELLO_TRY(sello_der_read_optional(&tbs, SELLO_DER_CONTEXT(2), &x, NULL, &present));
     SELLO_TRY(read_extensions(&tbs, out));
-    if (!der_at_end(&tbs))
+    if (!sello_der_at_end(&tbs))
         return SELLO_ERR_DER;
 
-    SELLO_TRY(der_read(&cert, DER_SEQUENCE, &alg, NULL));
-    SELLO_TRY(der_read_oid(&alg, &out->sig_alg));
-    SELLO_TRY(der_read(&cert, DER_BIT_STRING, &out->signature, NULL));
-    if (der_at_end(&out->signature) || out->signature.p[0] != 0)
+    SELLO_TRY(sello_der_read(&cert, SELLO_DER_SEQUENCE, &alg, NULL));
+    SELLO_TRY(sello_der_read_oid(&alg, &out->sig_alg));
+    SELLO_TRY(sello_der_read(&cert, SELLO_DER_BIT_STRING, &out->signature, NULL));
+    if (sello_der_at_end(&out->signature) || out->signature.p[0] != 0)
         return SELLO_ERR_DER;
     out->signature.p++;
-    if (!der_at_end(&cert))
+    if (!sello_der_at_end(&cert))
         return SELLO_ERR_DER;
     return SELLO_OK;
 }
 
 /* The hash and key family a signature algorithm OID names. */
-static const sello_hash_info *sig_alg_hash(const der_cur *oid, bool *ecdsa)
+static const sello_hash_info *sig_alg_hash(const sello_der_cur *oid, bool *ecdsa)
 {
     static const struct {
         const uint8_t *oid;
@@ -172,15 +172,15 @@ static const sello_hash_info *sig_alg_hash(const der_cur *oid, bool *ecdsa)
         int hash;
         bool ecdsa;
     } algs[] = {
-        { OID_RSA_SHA256, OID_RSA_SHA256_LEN, SELLO_HASH_SHA256, false },
-        { OID_RSA_SHA384, OID_RSA_SHA384_LEN, SELLO_HASH_SHA384, false },
-        { OID_RSA_SHA512, OID_RSA_SHA512_LEN, SELLO_HASH_SHA512, false },
-        { OID_ECDSA_SHA256, OID_ECDSA_SHA256_LEN, SELLO_HASH_SHA256, true },
-        { OID_ECDSA_SHA384, OID_ECDSA_SHA384_LEN, SELLO_HASH_SHA384, true },
-        { OID_ECDSA_SHA512, OID_ECDSA_SHA512_LEN, SELLO_HASH_SHA512, true },
+        { SELLO_OID_RSA_SHA256, SELLO_OID_RSA_SHA256_LEN, SELLO_HASH_SHA256, false },
+        { SELLO_OID_RSA_SHA384, SELLO_OID_RSA_SHA384_LEN, SELLO_HASH_SHA384, false },
+        { SELLO_OID_RSA_SHA512, SELLO_OID_RSA_SHA512_LEN, SELLO_HASH_SHA512, false },
+        { SELLO_OID_ECDSA_SHA256, SELLO_OID_ECDSA_SHA256_LEN, SELLO_HASH_SHA256, true },
+        { SELLO_OID_ECDSA_SHA384, SELLO_OID_ECDSA_SHA384_LEN, SELLO_HASH_SHA384, true },
+        { SELLO_OID_ECDSA_SHA512, SELLO_OID_ECDSA_SHA512_LEN, SELLO_HASH_SHA512, true },
     };
     for (size_t i = 0; i < sizeof algs / sizeof algs[0]; i++)
-        if (der_equal(oid, algs[i].oid, algs[i].len)) {
+        if (sello_der_equal(oid, algs[i].oid, algs[i].len)) {
             *ecdsa = algs[i].ecdsa;
             return sello_hash_by_id(algs[i].hash);
         }
@@ -188,9 +188,9 @@ static const sello_hash_info *sig_alg_hash(const der_cur *oid, bool *ecdsa)
 }
 
 /* Strips the sign octet of a positive INTEGER's content. */
-static void unsigned_content(der_cur *v)
+static void unsigned_content(sello_der_cur *v)
 {
-    if (der_remaining(v) > 1 && v->p[0] == 0)
+    if (sello_der_remaining(v) > 1 && v->p[0] == 0)
         v->p++;
 }
 
@@ -201,47 +201,47 @@ bool sello_x509_signed_by(const sello_x509 *cert, const sello_x509 *issuer)
     if (!h)
         return false;
     uint8_t digest[SELLO_HASH_MAX_LEN];
-    sello_hash(h, cert->tbs.p, der_remaining(&cert->tbs), digest);
+    sello_hash(h, cert->tbs.p, sello_der_remaining(&cert->tbs), digest);
 
-    der_cur spki = issuer->spki, body, alg, key_oid, bits;
-    if (der_read(&spki, DER_SEQUENCE, &body, NULL) != SELLO_OK ||
-        der_read(&body, DER_SEQUENCE, &alg, NULL) != SELLO_OK ||
-        der_read_oid(&alg, &key_oid) != SELLO_OK ||
-        der_read(&body, DER_BIT_STRING, &bits, NULL) != SELLO_OK ||
-        der_at_end(&bits) || bits.p[0] != 0)
+    sello_der_cur spki = issuer->spki, body, alg, key_oid, bits;
+    if (sello_der_read(&spki, SELLO_DER_SEQUENCE, &body, NULL) != SELLO_OK ||
+        sello_der_read(&body, SELLO_DER_SEQUENCE, &alg, NULL) != SELLO_OK ||
+        sello_der_read_oid(&alg, &key_oid) != SELLO_OK ||
+        sello_der_read(&body, SELLO_DER_BIT_STRING, &bits, NULL) != SELLO_OK ||
+        sello_der_at_end(&bits) || bits.p[0] != 0)
         return false;
     bits.p++;
     const uint8_t *sig = cert->signature.p;
-    size_t sig_len = der_remaining(&cert->signature);
+    size_t sig_len = sello_der_remaining(&cert->signature);
 
     if (ecdsa) {
-        der_cur curve;
-        if (!der_equal(&key_oid, OID_EC_PUBLIC_KEY, OID_EC_PUBLIC_KEY_LEN) ||
-            der_read_oid(&alg, &curve) != SELLO_OK)
+        sello_der_cur curve;
+        if (!sello_der_equal(&key_oid, SELLO_OID_EC_PUBLIC_KEY, SELLO_OID_EC_PUBLIC_KEY_LEN) ||
+            sello_der_read_oid(&alg, &curve) != SELLO_OK)
             return false;
         br_ec_public_key pk;
-        if (der_equal(&curve, OID_P256, OID_P256_LEN))
+        if (sello_der_equal(&curve, SELLO_OID_P256, SELLO_OID_P256_LEN))
             pk.curve = BR_EC_secp256r1;
-        else if (der_equal(&curve, OID_P384, OID_P384_LEN))
+        else if (sello_der_equal(&curve, SELLO_OID_P384, SELLO_OID_P384_LEN))
             pk.curve = BR_EC_secp384r1;
         else
             return false;
         pk.q = (unsigned char *)bits.p;
-        pk.qlen = der_remaining(&bits);
+        pk.qlen = sello_der_remaining(&bits);
         return br_ecdsa_vrfy_asn1_get_default()(br_ec_get_default(), digest,
                                                 h->len, &pk, sig,
                                                 sig_len) == 1;
     }
-    der_cur rsa_key, n, e;
-    if (!der_equal(&key_oid, OID_RSA, OID_RSA_LEN) ||
-        der_read(&bits, DER_SEQUENCE, &rsa_key, NULL) != SELLO_OK ||
-        der_read_integer(&rsa_key, &n) != SELLO_OK ||
-        der_read_integer(&rsa_key, &e) != SELLO_OK)
+    sello_der_cur rsa_key, n, e;
+    if (!sello_der_equal(&key_oid, SELLO_OID_RSA, SELLO_OID_RSA_LEN) ||
+        sello_der_read(&bits, SELLO_DER_SEQUENCE, &rsa_key, NULL) != SELLO_OK ||
+        sello_der_read_integer(&rsa_key, &n) != SELLO_OK ||
+        sello_der_read_integer(&rsa_key, &e) != SELLO_OK)
         return false;
     unsigned_content(&n);
     unsigned_content(&e);
-    br_rsa_public_key pk = { (unsigned char *)n.p, der_remaining(&n),
-                             (unsigned char *)e.p, der_remaining(&e) };
+    br_rsa_public_key pk = { (unsigned char *)n.p, sello_der_remaining(&n),
+                             (unsigned char *)e.p, sello_der_remaining(&e) };
     uint8_t recovered[SELLO_HASH_MAX_LEN];
     if (!br_rsa_pkcs1_vrfy_get_default()(sig, sig_len, h->pkcs1_oid, h->len,
                                          &pk, recovered))

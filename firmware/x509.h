@@ -32,14 +32,14 @@
 #include "der.h"
 
 typedef struct {
-    der_cur whole;       /* the complete Certificate */
-    der_cur tbs;         /* the complete TBSCertificate element */
-    der_cur serial;      /* the complete serialNumber INTEGER element */
-    der_cur issuer;      /* the complete issuer Name element */
-    der_cur subject;     /* the complete subject Name element */
-    der_cur spki;        /* the complete SubjectPublicKeyInfo element */
-    der_cur sig_alg;     /* signatureAlgorithm OID content */
-    der_cur signature;   /* signature bits (without the unused-bits octet) */
+    sello_der_cur whole;       /* the complete Certificate */
+    sello_der_cur tbs;         /* the complete TBSCertificate element */
+    sello_der_cur serial;      /* the complete serialNumber INTEGER element */
+    sello_der_cur issuer;      /* the complete issuer Name element */
+    sello_der_cur subject;     /* the complete subject Name element */
+    sello_der_cur spki;        /* the complete SubjectPublicKeyInfo element */
+    sello_der_cur sig_alg;     /* signatureAlgorithm OID content */
+    sello_der_cur signature;   /* signature bits (without the unused-bits octet) */
     uint64_t not_before; /* seconds since 1970 */
     uint64_t not_after;
     unsigned version;    /* 1, 2 or 3 */
@@ -52,7 +52,7 @@ typedef struct {
  * Parses one certificate at the cursor and moves past it. Fails with
  * SELLO_ERR_DER on any encoding error, including in extensions it reads.
  */
-SELLO_MUST_CHECK sello_status sello_x509_parse(der_cur *c, sello_x509 *out);
+SELLO_MUST_CHECK sello_status sello_x509_parse(sello_der_cur *c, sello_x509 *out);
 
 /*
  * True when `cert`'s signature verifies under the public key of `issuer`

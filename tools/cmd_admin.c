@@ -224,7 +224,7 @@ int cmd_init(int argc, char **argv)
                 n > 127)
                 return cli_usage_error("init", usage_init,
                                        "bad policy OID '%s'", optarg);
-            policy[0] = DER_OID;
+            policy[0] = SELLO_DER_OID;
             policy[1] = (uint8_t)n;
             policy_len = n + 2;
             has_policy = true;
@@ -351,11 +351,11 @@ int cmd_init(int argc, char **argv)
 
     /* SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier,
      *                                     subjectPublicKey BIT STRING } */
-    der_cur in = der_cur_init(reply.payload, reply.len), spki, bits;
+    sello_der_cur in = sello_der_cur_init(reply.payload, reply.len), spki, bits;
     derx_alg alg;
-    if (der_read(&in, DER_SEQUENCE, &spki, NULL) != SELLO_OK ||
-        !der_at_end(&in) || derx_read_alg(&spki, &alg) != SELLO_OK ||
-        derx_read_octet_bits(&spki, &bits) != SELLO_OK || !der_at_end(&spki)) {
+    if (sello_der_read(&in, SELLO_DER_SEQUENCE, &spki, NULL) != SELLO_OK ||
+        !sello_der_at_end(&in) || derx_read_alg(&spki, &alg) != SELLO_OK ||
+        derx_read_octet_bits(&spki, &bits) != SELLO_OK || !sello_der_at_end(&spki)) {
         util_err("init: the module's reply is not a DER SubjectPublicKeyInfo");
         return EXIT_FAIL;
     }
@@ -364,7 +364,7 @@ int cmd_init(int argc, char **argv)
     sello_hash(sello_hash_by_id(SELLO_HASH_SHA256), reply.payload, reply.len,
                fp);
     util_hex_encode(fp, sizeof fp, fp_hex);
-    oidx_to_dotted(alg.oid.p, der_remaining(&alg.oid), alg_dotted);
+    oidx_to_dotted(alg.oid.p, sello_der_remaining(&alg.oid), alg_dotted);
     printf("initialised: key %s, subject \"%s\"\n", key_type_name((unsigned)key),
            subject);
     printf("public key algorithm %s, SPKI SHA-256 %s\n", alg_dotted, fp_hex);
@@ -427,15 +427,15 @@ int cmd_csr(int argc, char **argv)
         return EXIT_FAIL;
     /* CertificationRequest ::= SEQUENCE { certificationRequestInfo
      *     SEQUENCE { version INTEGER, subject Name, ... }, ... } */
-    der_cur in = der_cur_init(reply.payload, reply.len), req, info, subj_c,
+    sello_der_cur in = sello_der_cur_init(reply.payload, reply.len), req, info, subj_c,
             subject;
     uint32_t version;
     char dn[512];
-    if (der_read(&in, DER_SEQUENCE, &req, NULL) != SELLO_OK ||
-        !der_at_end(&in) ||
-        der_read(&req, DER_SEQUENCE, &info, NULL) != SELLO_OK ||
-        der_read_u32(&info, &version) != SELLO_OK || version != 0 ||
-        der_read(&info, DER_SEQUENCE, &subj_c, &subject) != SELLO_OK ||
+    if (sello_der_read(&in, SELLO_DER_SEQUENCE, &req, NULL) != SELLO_OK ||
+        !sello_der_at_end(&in) ||
+        sello_der_read(&req, SELLO_DER_SEQUENCE, &info, NULL) != SELLO_OK ||
+        sello_der_read_u32(&info, &version) != SELLO_OK || version != 0 ||
+        sello_der_read(&info, SELLO_DER_SEQUENCE, &subj_c, &subject) != SELLO_OK ||
         !dn_format(&subject, dn, sizeof dn)) {
         util_err("csr: the module's reply is not a DER PKCS#10 request");
         return EXIT_FAIL;
@@ -585,16 +585,16 @@ int cmd_certs(int argc, char **argv)
     if (!text)
         return EXIT_FAIL;
     text[0] = '\0';
-    der_cur in = der_cur_init(reply.payload, reply.len);
-    while (!der_at_end(&in)) {
-        der_cur content, whole;
-        if (der_read(&in, DER_SEQUENCE, &content, &whole) != SELLO_OK) {
+    sello_der_cur in = sello_der_cur_init(reply.payload, reply.len);
+    while (!sello_der_at_end(&in)) {
+        sello_der_cur content, whole;
+        if (sello_der_read(&in, SELLO_DER_SEQUENCE, &content, &whole) != SELLO_OK) {
             util_err("certs: the module's reply is not a list of DER "
                      "certificates");
             free(text);
             return EXIT_FAIL;
         }
-        char *one = pem_encode(whole.p, der_remaining(&whole), "CERTIFICATE");
+        char *one = pem_encode(whole.p, sello_der_remaining(&whole), "CERTIFICATE");
         if (!one || len + strlen(one) >= cap) {
             free(one);
             free(text);
@@ -674,12 +674,12 @@ static bool decode_status(const admin_reply *r, status_info *st)
             want = 8;
             break;
         case SELLO_ST_POLICY: {
-            der_cur c = der_cur_init(v, n), oid;
-            if (der_read_oid(&c, &oid) != SELLO_OK || !der_at_end(&c)) {
+            sello_der_cur c = sello_der_cur_init(v, n), oid;
+            if (sello_der_read_oid(&c, &oid) != SELLO_OK || !sello_der_at_end(&c)) {
                 st->malformed = true;
                 continue;
             }
-            oidx_to_dotted(oid.p, der_remaining(&oid), st->policy);
+            oidx_to_dotted(oid.p, sello_der_remaining(&oid), st->policy);
             st->has[type] = true;
             continue;
         }

@@ -4,11 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 
-sello_status derx_read_octet_bits(der_cur *c, der_cur *bits)
+sello_status derx_read_octet_bits(sello_der_cur *c, sello_der_cur *bits)
 {
-    der_cur save = *c, content;
-    SELLO_TRY(der_read(c, DER_BIT_STRING, &content, NULL));
-    if (der_remaining(&content) < 1 || content.p[0] != 0) {
+    sello_der_cur save = *c, content;
+    SELLO_TRY(sello_der_read(c, SELLO_DER_BIT_STRING, &content, NULL));
+    if (sello_der_remaining(&content) < 1 || content.p[0] != 0) {
         *c = save;
         return SELLO_ERR_DER;
     }
@@ -17,11 +17,11 @@ sello_status derx_read_octet_bits(der_cur *c, der_cur *bits)
     return SELLO_OK;
 }
 
-sello_status derx_read_named_bits(der_cur *c, uint32_t *mask)
+sello_status derx_read_named_bits(sello_der_cur *c, uint32_t *mask)
 {
-    der_cur save = *c, content;
-    SELLO_TRY(der_read(c, DER_BIT_STRING, &content, NULL));
-    size_t n = der_remaining(&content);
+    sello_der_cur save = *c, content;
+    SELLO_TRY(sello_der_read(c, SELLO_DER_BIT_STRING, &content, NULL));
+    size_t n = sello_der_remaining(&content);
     if (n < 1)
         goto bad;
     unsigned unused = content.p[0];
@@ -48,18 +48,18 @@ bad:
     return SELLO_ERR_DER;
 }
 
-sello_status derx_read_alg(der_cur *c, derx_alg *alg)
+sello_status derx_read_alg(sello_der_cur *c, derx_alg *alg)
 {
-    der_cur save = *c, seq;
-    SELLO_TRY(der_read(c, DER_SEQUENCE, &seq, &alg->whole));
-    if (der_read_oid(&seq, &alg->oid) != SELLO_OK)
+    sello_der_cur save = *c, seq;
+    SELLO_TRY(sello_der_read(c, SELLO_DER_SEQUENCE, &seq, &alg->whole));
+    if (sello_der_read_oid(&seq, &alg->oid) != SELLO_OK)
         goto bad;
-    alg->has_params = !der_at_end(&seq);
+    alg->has_params = !sello_der_at_end(&seq);
     if (alg->has_params) {
         uint8_t tag;
-        der_cur content;
-        if (der_read_any(&seq, &tag, &content, &alg->params) != SELLO_OK ||
-            !der_at_end(&seq))
+        sello_der_cur content;
+        if (sello_der_read_any(&seq, &tag, &content, &alg->params) != SELLO_OK ||
+            !sello_der_at_end(&seq))
             goto bad;
     }
     return SELLO_OK;
@@ -71,37 +71,37 @@ bad:
 bool derx_alg_params_absent_or_null(const derx_alg *alg)
 {
     return !alg->has_params ||
-           (der_remaining(&alg->params) == 2 && alg->params.p[0] == DER_NULL &&
+           (sello_der_remaining(&alg->params) == 2 && alg->params.p[0] == SELLO_DER_NULL &&
             alg->params.p[1] == 0);
 }
 
-sello_status derx_read_uint_mag(der_cur *c, der_cur *mag)
+sello_status derx_read_uint_mag(sello_der_cur *c, sello_der_cur *mag)
 {
-    der_cur save = *c;
-    SELLO_TRY(der_read_integer(c, mag));
+    sello_der_cur save = *c;
+    SELLO_TRY(sello_der_read_integer(c, mag));
     if (mag->p[0] & 0x80) {
         *c = save;
         return SELLO_ERR_DER;
     }
-    if (mag->p[0] == 0 && der_remaining(mag) > 1)
+    if (mag->p[0] == 0 && sello_der_remaining(mag) > 1)
         mag->p++;
     return SELLO_OK;
 }
 
-sello_status derx_read_implicit_u32(der_cur *c, uint8_t tag, uint32_t *v)
+sello_status derx_read_implicit_u32(sello_der_cur *c, uint8_t tag, uint32_t *v)
 {
-    der_cur save = *c, content, whole;
-    SELLO_TRY(der_read(c, tag, &content, &whole));
-    /* Re-read a copy under the universal tag so that der_read_u32's
+    sello_der_cur save = *c, content, whole;
+    SELLO_TRY(sello_der_read(c, tag, &content, &whole));
+    /* Re-read a copy under the universal tag so that sello_der_read_u32's
      * minimal-encoding and sign checks apply unchanged. */
     uint8_t tmp[8];
-    size_t n = der_remaining(&whole);
+    size_t n = sello_der_remaining(&whole);
     if (n > sizeof tmp)
         goto bad;
     memcpy(tmp, whole.p, n);
-    tmp[0] = DER_INTEGER;
-    der_cur ic = der_cur_init(tmp, n);
-    if (der_read_u32(&ic, v) != SELLO_OK)
+    tmp[0] = SELLO_DER_INTEGER;
+    sello_der_cur ic = sello_der_cur_init(tmp, n);
+    if (sello_der_read_u32(&ic, v) != SELLO_OK)
         goto bad;
     return SELLO_OK;
 bad:
@@ -158,30 +158,30 @@ static bool parse_date_time(const uint8_t *p, unsigned year, derx_time *t)
     return true;
 }
 
-static void keep_text(derx_time *t, const der_cur *v)
+static void keep_text(derx_time *t, const sello_der_cur *v)
 {
-    size_t n = der_remaining(v);
+    size_t n = sello_der_remaining(v);
     if (n >= sizeof t->text)
         n = sizeof t->text - 1;
     memcpy(t->text, v->p, n);
     t->text[n] = '\0';
 }
 
-sello_status derx_read_cert_time(der_cur *c, derx_time *t)
+sello_status derx_read_cert_time(sello_der_cur *c, derx_time *t)
 {
-    der_cur save = *c, v;
+    sello_der_cur save = *c, v;
     unsigned year;
-    if (der_peek_tag(c) == DER_UTC_TIME) {
-        SELLO_TRY(der_read(c, DER_UTC_TIME, &v, NULL));
-        if (der_remaining(&v) != 13 || v.p[12] != 'Z' ||
+    if (sello_der_peek_tag(c) == SELLO_DER_UTC_TIME) {
+        SELLO_TRY(sello_der_read(c, SELLO_DER_UTC_TIME, &v, NULL));
+        if (sello_der_remaining(&v) != 13 || v.p[12] != 'Z' ||
             !digits(v.p, 2, &year))
             goto bad;
         year += year < 50 ? 2000 : 1900;
         if (!parse_date_time(v.p + 2, year, t))
             goto bad;
     } else {
-        SELLO_TRY(der_read(c, DER_GENERALIZED_TIME, &v, NULL));
-        if (der_remaining(&v) != 15 || v.p[14] != 'Z' ||
+        SELLO_TRY(sello_der_read(c, SELLO_DER_GENERALIZED_TIME, &v, NULL));
+        if (sello_der_remaining(&v) != 15 || v.p[14] != 'Z' ||
             !digits(v.p, 4, &year) || !parse_date_time(v.p + 4, year, t))
             goto bad;
     }
@@ -192,12 +192,12 @@ bad:
     return SELLO_ERR_DER;
 }
 
-sello_status derx_read_gentime(der_cur *c, derx_time *t)
+sello_status derx_read_gentime(sello_der_cur *c, derx_time *t)
 {
-    der_cur save = *c, v;
+    sello_der_cur save = *c, v;
     unsigned year;
-    SELLO_TRY(der_read(c, DER_GENERALIZED_TIME, &v, NULL));
-    size_t n = der_remaining(&v);
+    SELLO_TRY(sello_der_read(c, SELLO_DER_GENERALIZED_TIME, &v, NULL));
+    size_t n = sello_der_remaining(&v);
     if (n < 15 || v.p[n - 1] != 'Z' || !digits(v.p, 4, &year) ||
         !parse_date_time(v.p + 4, year, t))
         goto bad;
@@ -267,29 +267,29 @@ int derx_time_cmp(const derx_time *a, const derx_time *b)
 
 /* ---- SET OF ordering ---------------------------------------------------- */
 
-int derx_set_cmp(const der_cur *a, const der_cur *b)
+int derx_set_cmp(const sello_der_cur *a, const sello_der_cur *b)
 {
-    size_t la = der_remaining(a), lb = der_remaining(b);
+    size_t la = sello_der_remaining(a), lb = sello_der_remaining(b);
     size_t n = la < lb ? la : lb;
     int r = memcmp(a->p, b->p, n);
     if (r != 0)
         return r;
     /* The shorter is padded with zeros: it is smaller unless the longer
      * one's tail is all zeros. */
-    const der_cur *longer = la > lb ? a : b;
+    const sello_der_cur *longer = la > lb ? a : b;
     for (const uint8_t *q = longer->p + n; q < longer->end; q++)
         if (*q != 0)
             return la > lb ? 1 : -1;
     return 0;
 }
 
-sello_status derx_check_set_order(der_cur set)
+sello_status derx_check_set_order(sello_der_cur set)
 {
-    der_cur prev = {NULL, NULL};
-    while (!der_at_end(&set)) {
+    sello_der_cur prev = {NULL, NULL};
+    while (!sello_der_at_end(&set)) {
         uint8_t tag;
-        der_cur content, whole;
-        SELLO_TRY(der_read_any(&set, &tag, &content, &whole));
+        sello_der_cur content, whole;
+        SELLO_TRY(sello_der_read_any(&set, &tag, &content, &whole));
         if (prev.p && derx_set_cmp(&prev, &whole) > 0)
             return SELLO_ERR_DER;
         prev = whole;

@@ -12,21 +12,21 @@
 typedef struct {
     const char *name;
     uint8_t oid[3];
-    uint8_t string_tag; /* DER_UTF8_STRING or DER_PRINTABLE_STRING */
+    uint8_t string_tag; /* SELLO_DER_UTF8_STRING or SELLO_DER_PRINTABLE_STRING */
     unsigned max_chars; /* RFC 5280 Appendix A upper bound */
 } dn_attr;
 
 /* Every DN attribute type both directions know; 2.5.4.x are three
  * content octets 55 04 x. */
 static const dn_attr attrs[] = {
-    {"CN", {0x55, 0x04, 0x03}, DER_UTF8_STRING, 64},
-    {"serialNumber", {0x55, 0x04, 0x05}, DER_PRINTABLE_STRING, 64},
-    {"C", {0x55, 0x04, 0x06}, DER_PRINTABLE_STRING, 2},
-    {"L", {0x55, 0x04, 0x07}, DER_UTF8_STRING, 128},
-    {"ST", {0x55, 0x04, 0x08}, DER_UTF8_STRING, 128},
-    {"O", {0x55, 0x04, 0x0a}, DER_UTF8_STRING, 64},
-    {"OU", {0x55, 0x04, 0x0b}, DER_UTF8_STRING, 64},
-    {"organizationIdentifier", {0x55, 0x04, 0x61}, DER_UTF8_STRING, 0},
+    {"CN", {0x55, 0x04, 0x03}, SELLO_DER_UTF8_STRING, 64},
+    {"serialNumber", {0x55, 0x04, 0x05}, SELLO_DER_PRINTABLE_STRING, 64},
+    {"C", {0x55, 0x04, 0x06}, SELLO_DER_PRINTABLE_STRING, 2},
+    {"L", {0x55, 0x04, 0x07}, SELLO_DER_UTF8_STRING, 128},
+    {"ST", {0x55, 0x04, 0x08}, SELLO_DER_UTF8_STRING, 128},
+    {"O", {0x55, 0x04, 0x0a}, SELLO_DER_UTF8_STRING, 64},
+    {"OU", {0x55, 0x04, 0x0b}, SELLO_DER_UTF8_STRING, 64},
+    {"organizationIdentifier", {0x55, 0x04, 0x61}, SELLO_DER_UTF8_STRING, 0},
 };
 #define N_ATTRS (sizeof attrs / sizeof attrs[0])
 
@@ -153,7 +153,7 @@ static const char *parse_item(const char *s, size_t n, dn_item *it)
         max_chars = a->max_chars;
     } else if (oidx_from_dotted(type, it->oid, sizeof it->oid,
                                 &it->oid_len)) {
-        it->tag = DER_UTF8_STRING;
+        it->tag = SELLO_DER_UTF8_STRING;
     } else {
         return "unknown attribute type (use CN, O, OU, C, L, ST, "
                "serialNumber, organizationIdentifier or a dotted OID)";
@@ -169,7 +169,7 @@ static const char *parse_item(const char *s, size_t n, dn_item *it)
         return "attribute value is not printable UTF-8";
     if (max_chars && (unsigned long)chars > max_chars)
         return "attribute value longer than RFC 5280 allows";
-    if (it->tag == DER_PRINTABLE_STRING) {
+    if (it->tag == SELLO_DER_PRINTABLE_STRING) {
         for (size_t i = 0; i < it->value_len; i++)
             if (!printable_char((unsigned char)it->value[i]))
                 return "character not allowed in a PrintableString "
@@ -212,20 +212,20 @@ const char *dn_encode(const char *text, uint8_t *out, size_t cap,
      * RelativeDistinguishedName ::= SET SIZE (1..MAX) OF
      *     AttributeTypeAndValue
      * AttributeTypeAndValue ::= SEQUENCE { type OID, value ANY } */
-    der_writer w;
-    derw_init(&w, out, cap);
-    const uint8_t *name_mark = derw_mark(&w);
+    sello_der_writer w;
+    sello_derw_init(&w, out, cap);
+    const uint8_t *name_mark = sello_derw_mark(&w);
     for (size_t i = count; i-- > 0;) {
-        const uint8_t *rdn_mark = derw_mark(&w);
-        derw_prim(&w, items[i].tag, items[i].value, items[i].value_len);
-        derw_prim(&w, DER_OID, items[i].oid, items[i].oid_len);
-        derw_wrap(&w, rdn_mark, DER_SEQUENCE);
-        derw_wrap(&w, rdn_mark, DER_SET);
+        const uint8_t *rdn_mark = sello_derw_mark(&w);
+        sello_derw_prim(&w, items[i].tag, items[i].value, items[i].value_len);
+        sello_derw_prim(&w, SELLO_DER_OID, items[i].oid, items[i].oid_len);
+        sello_derw_wrap(&w, rdn_mark, SELLO_DER_SEQUENCE);
+        sello_derw_wrap(&w, rdn_mark, SELLO_DER_SET);
     }
-    derw_wrap(&w, name_mark, DER_SEQUENCE);
-    if (!derw_ok(&w))
+    sello_derw_wrap(&w, name_mark, SELLO_DER_SEQUENCE);
+    if (!sello_derw_ok(&w))
         return "name too long";
-    *len = derw_since(&w, out + cap);
+    *len = sello_derw_since(&w, out + cap);
     memmove(out, w.p, *len);
     return NULL;
 }
@@ -289,7 +289,7 @@ static void put_value_char(text_out *t, uint32_t cp)
     put(t, tmp, n);
 }
 
-static void put_hex_element(text_out *t, const der_cur *whole)
+static void put_hex_element(text_out *t, const sello_der_cur *whole)
 {
     put_str(t, "#");
     char hx[3];
@@ -299,15 +299,15 @@ static void put_hex_element(text_out *t, const der_cur *whole)
     }
 }
 
-static void put_value(text_out *t, uint8_t tag, const der_cur *v,
-                      const der_cur *whole)
+static void put_value(text_out *t, uint8_t tag, const sello_der_cur *v,
+                      const sello_der_cur *whole)
 {
-    size_t n = der_remaining(v);
-    bool utf8 = tag == DER_UTF8_STRING &&
+    size_t n = sello_der_remaining(v);
+    bool utf8 = tag == SELLO_DER_UTF8_STRING &&
                 utf8_chars((const char *)v->p, n) >= 0;
     /* PrintableString, IA5String and TeletexString are shown octet by
      * octet; valid UTF-8 keeps its multi-octet sequences. */
-    if (utf8 || tag == DER_PRINTABLE_STRING || tag == 0x16 || tag == 0x14) {
+    if (utf8 || tag == SELLO_DER_PRINTABLE_STRING || tag == 0x16 || tag == 0x14) {
         for (size_t i = 0; i < n; i++) {
             if (utf8 && v->p[i] >= 0x80)
                 put(t, (const char *)v->p + i, 1);
@@ -324,44 +324,44 @@ static void put_value(text_out *t, uint8_t tag, const der_cur *v,
     put_hex_element(t, whole);
 }
 
-bool dn_format(const der_cur *name, char *out, size_t cap)
+bool dn_format(const sello_der_cur *name, char *out, size_t cap)
 {
     text_out t = {out, cap, 0, false};
     if (cap)
         out[0] = '\0';
-    der_cur c = *name, seq;
-    if (der_read(&c, DER_SEQUENCE, &seq, NULL) != SELLO_OK || !der_at_end(&c))
+    sello_der_cur c = *name, seq;
+    if (sello_der_read(&c, SELLO_DER_SEQUENCE, &seq, NULL) != SELLO_OK || !sello_der_at_end(&c))
         goto bad;
     bool first_rdn = true;
-    while (!der_at_end(&seq)) {
-        der_cur set;
-        if (der_read(&seq, DER_SET, &set, NULL) != SELLO_OK ||
-            der_at_end(&set))
+    while (!sello_der_at_end(&seq)) {
+        sello_der_cur set;
+        if (sello_der_read(&seq, SELLO_DER_SET, &set, NULL) != SELLO_OK ||
+            sello_der_at_end(&set))
             goto bad;
         if (!first_rdn)
             put_str(&t, ",");
         first_rdn = false;
         bool first_atv = true;
-        while (!der_at_end(&set)) {
-            der_cur atv, oid, value, vwhole;
+        while (!sello_der_at_end(&set)) {
+            sello_der_cur atv, oid, value, vwhole;
             uint8_t vtag;
-            if (der_read(&set, DER_SEQUENCE, &atv, NULL) != SELLO_OK ||
-                der_read_oid(&atv, &oid) != SELLO_OK ||
-                der_read_any(&atv, &vtag, &value, &vwhole) != SELLO_OK ||
-                !der_at_end(&atv))
+            if (sello_der_read(&set, SELLO_DER_SEQUENCE, &atv, NULL) != SELLO_OK ||
+                sello_der_read_oid(&atv, &oid) != SELLO_OK ||
+                sello_der_read_any(&atv, &vtag, &value, &vwhole) != SELLO_OK ||
+                !sello_der_at_end(&atv))
                 goto bad;
             if (!first_atv)
                 put_str(&t, "+");
             first_atv = false;
             const char *tname = NULL;
             for (size_t i = 0; i < N_ATTRS; i++)
-                if (der_equal(&oid, attrs[i].oid, 3))
+                if (sello_der_equal(&oid, attrs[i].oid, 3))
                     tname = attrs[i].name;
             if (tname) {
                 put_str(&t, tname);
             } else {
                 char dotted[OIDX_DOTTED_MAX];
-                oidx_to_dotted(oid.p, der_remaining(&oid), dotted);
+                oidx_to_dotted(oid.p, sello_der_remaining(&oid), dotted);
                 put_str(&t, dotted);
             }
             put_str(&t, "=");

@@ -40,6 +40,6 @@ const char *dn_encode(const char *text, uint8_t *out, size_t cap,
  * element>". Returns false when the input is not a well-formed Name
  * (out then holds "<malformed name>").
  */
-bool dn_format(const der_cur *name, char *out, size_t cap);
+bool dn_format(const sello_der_cur *name, char *out, size_t cap);
 
 #endif

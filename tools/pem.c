@@ -52,10 +52,10 @@ static bool list_add(pem_list *l, uint8_t *der, size_t len)
 /* True when data[0..len) is exactly one well-formed DER element. */
 static bool single_der(const uint8_t *data, size_t len)
 {
-    der_cur c = der_cur_init(data, len), content;
+    sello_der_cur c = sello_der_cur_init(data, len), content;
     uint8_t tag;
-    return der_read_any(&c, &tag, &content, NULL) == SELLO_OK &&
-           der_at_end(&c);
+    return sello_der_read_any(&c, &tag, &content, NULL) == SELLO_OK &&
+           sello_der_at_end(&c);
 }
 
 static bool decode_pem(const char *path, const uint8_t *data, size_t len,
@@ -133,7 +133,7 @@ bool pem_load(const char *path, const char *label, pem_list *out)
     if (!util_read_file(path, &data, &len))
         return false;
     bool ok;
-    if (len > 0 && data[0] == DER_SEQUENCE) {
+    if (len > 0 && data[0] == SELLO_DER_SEQUENCE) {
         ok = single_der(data, len);
         if (!ok)
             util_err("%s: not a single well-formed DER element", path);

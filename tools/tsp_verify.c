@@ -16,7 +16,7 @@
 #include "util.h"
 #include "x509.h"
 
-#define IS_OID(cur, NAME) der_equal((cur), NAME, NAME##_LEN)
+#define IS_OID(cur, NAME) sello_der_equal((cur), NAME, NAME##_LEN)
 
 /* Most certificates a token may carry that are looked at. */
 #define TSV_MAX_CERTS 8
@@ -27,28 +27,28 @@ typedef struct {
     tsv_result *r;
 
     /* SignedData */
-    der_cur digest_algs;       /* SET content */
-    der_cur econtent;          /* TSTInfo octets */
-    der_cur certs_set;         /* [0] content, if present */
+    sello_der_cur digest_algs;       /* SET content */
+    sello_der_cur econtent;          /* TSTInfo octets */
+    sello_der_cur certs_set;         /* [0] content, if present */
     bool has_certs;
     x509_cert certs[TSV_MAX_CERTS];
     size_t n_certs;
 
     /* SignerInfo */
     bool sid_is_ski;
-    der_cur sid_issuer, sid_serial, sid_ski;
+    sello_der_cur sid_issuer, sid_serial, sid_ski;
     const sello_hash_info *digest_hash;
-    der_cur signed_attrs;      /* whole [0] element */
+    sello_der_cur signed_attrs;      /* whole [0] element */
     derx_alg sig_alg;
-    der_cur signature;
+    sello_der_cur signature;
 
     /* signed attributes */
-    der_cur attr_message_digest;
+    sello_der_cur attr_message_digest;
     bool has_ess_v2, has_ess_v1;
-    der_cur ess_v2, ess_v1;    /* the first ESSCertID(v2), whole */
+    sello_der_cur ess_v2, ess_v1;    /* the first ESSCertID(v2), whole */
 
     /* TSTInfo pieces kept for later checks */
-    der_cur tsa_general_name;  /* whole GeneralName */
+    sello_der_cur tsa_general_name;  /* whole GeneralName */
 
     x509_cert tsa_cert_storage;
     const x509_cert *signer;
@@ -130,39 +130,39 @@ void tsv_fail_info_names(uint32_t bits, char *out, size_t cap)
  *                              failInfo PKIFailureInfo OPTIONAL }
  * PKIFreeText ::= SEQUENCE SIZE (1..MAX) OF UTF8String
  */
-static tsv_outcome read_response(tsv_ctx *v, der_cur *token)
+static tsv_outcome read_response(tsv_ctx *v, sello_der_cur *token)
 {
     tsv_result *r = v->r;
-    der_cur in = der_cur_init(v->p->input, v->p->input_len), resp, si;
-    if (der_read(&in, DER_SEQUENCE, &resp, NULL) != SELLO_OK ||
-        !der_at_end(&in))
+    sello_der_cur in = sello_der_cur_init(v->p->input, v->p->input_len), resp, si;
+    if (sello_der_read(&in, SELLO_DER_SEQUENCE, &resp, NULL) != SELLO_OK ||
+        !sello_der_at_end(&in))
         return fail(v, "TimeStampResp is not one DER SEQUENCE");
-    if (der_read(&resp, DER_SEQUENCE, &si, NULL) != SELLO_OK)
+    if (sello_der_read(&resp, SELLO_DER_SEQUENCE, &si, NULL) != SELLO_OK)
         return fail(v, "malformed PKIStatusInfo");
     uint32_t status;
-    if (der_read_u32(&si, &status) != SELLO_OK || status > 0xffff)
+    if (sello_der_read_u32(&si, &status) != SELLO_OK || status > 0xffff)
         return fail(v, "malformed PKIStatus");
     r->has_status = true;
     r->status = (int)status;
-    der_cur text;
+    sello_der_cur text;
     bool present;
-    if (der_read_optional(&si, DER_SEQUENCE, &text, NULL, &present) !=
+    if (sello_der_read_optional(&si, SELLO_DER_SEQUENCE, &text, NULL, &present) !=
         SELLO_OK)
         return fail(v, "malformed statusString");
     if (present) {
-        if (der_at_end(&text))
+        if (sello_der_at_end(&text))
             return fail(v, "empty statusString");
         size_t len = 0;
-        while (!der_at_end(&text)) {
-            der_cur s;
-            if (der_read(&text, DER_UTF8_STRING, &s, NULL) != SELLO_OK)
+        while (!sello_der_at_end(&text)) {
+            sello_der_cur s;
+            if (sello_der_read(&text, SELLO_DER_UTF8_STRING, &s, NULL) != SELLO_OK)
                 return fail(v, "malformed statusString");
             /* Joined with "; ", cut to fit. */
             size_t room = sizeof r->status_string - 1 - len;
             size_t sep = len ? 2 : 0;
             if (room <= sep)
                 continue;
-            size_t n = der_remaining(&s);
+            size_t n = sello_der_remaining(&s);
             if (n > room - sep)
                 n = room - sep;
             memcpy(r->status_string + len, "; ", sep);
@@ -171,19 +171,19 @@ static tsv_outcome read_response(tsv_ctx *v, der_cur *token)
             r->status_string[len] = '\0';
         }
     }
-    if (der_peek_tag(&si) == DER_BIT_STRING) {
+    if (sello_der_peek_tag(&si) == SELLO_DER_BIT_STRING) {
         if (derx_read_named_bits(&si, &r->fail_info) != SELLO_OK)
             return fail(v, "malformed failInfo");
         r->has_fail_info = true;
     }
-    if (!der_at_end(&si))
+    if (!sello_der_at_end(&si))
         return fail(v, "trailing data in PKIStatusInfo");
 
-    bool has_token = !der_at_end(&resp);
+    bool has_token = !sello_der_at_end(&resp);
     if (has_token) {
-        der_cur content;
-        if (der_read(&resp, DER_SEQUENCE, &content, token) != SELLO_OK ||
-            !der_at_end(&resp))
+        sello_der_cur content;
+        if (sello_der_read(&resp, SELLO_DER_SEQUENCE, &content, token) != SELLO_OK ||
+            !sello_der_at_end(&resp))
             return fail(v, "malformed timeStampToken");
     }
     if (status > 1) {
@@ -209,19 +209,19 @@ static tsv_outcome read_certificates(tsv_ctx *v)
 {
     /* CertificateSet ::= SET OF CertificateChoices; only the plain
      * Certificate choice (a SEQUENCE) is used, others are skipped. */
-    der_cur set = v->certs_set;
-    while (!der_at_end(&set)) {
+    sello_der_cur set = v->certs_set;
+    while (!sello_der_at_end(&set)) {
         uint8_t tag;
-        der_cur content, whole;
-        if (der_read_any(&set, &tag, &content, &whole) != SELLO_OK)
+        sello_der_cur content, whole;
+        if (sello_der_read_any(&set, &tag, &content, &whole) != SELLO_OK)
             return fail(v, "malformed SignedData.certificates");
         v->r->n_certs++;
-        if (tag != DER_SEQUENCE)
+        if (tag != SELLO_DER_SEQUENCE)
             continue;
         if (v->n_certs == TSV_MAX_CERTS)
             return fail(v, "more than %d certificates in the token",
                         TSV_MAX_CERTS);
-        const char *why = x509_parse(whole.p, der_remaining(&whole),
+        const char *why = x509_parse(whole.p, sello_der_remaining(&whole),
                                      &v->certs[v->n_certs]);
         if (why)
             return fail(v, "token certificate %zu: %s", v->n_certs + 1, why);
@@ -242,66 +242,66 @@ static tsv_outcome read_certificates(tsv_ctx *v)
  *     issuerAndSerialNumber IssuerAndSerialNumber,
  *     subjectKeyIdentifier [0] SubjectKeyIdentifier }
  */
-static tsv_outcome read_signer_info(tsv_ctx *v, der_cur si)
+static tsv_outcome read_signer_info(tsv_ctx *v, sello_der_cur si)
 {
     uint32_t version;
-    if (der_read_u32(&si, &version) != SELLO_OK)
+    if (sello_der_read_u32(&si, &version) != SELLO_OK)
         return fail(v, "malformed SignerInfo.version");
-    if (der_peek_tag(&si) == DER_SEQUENCE) {
-        der_cur ias, content;
+    if (sello_der_peek_tag(&si) == SELLO_DER_SEQUENCE) {
+        sello_der_cur ias, content;
         if (version != 1)
             return fail(v, "SignerInfo version %u with issuerAndSerialNumber "
                         "(must be 1)", (unsigned)version);
-        if (der_read(&si, DER_SEQUENCE, &ias, NULL) != SELLO_OK ||
-            der_read(&ias, DER_SEQUENCE, &content, &v->sid_issuer) !=
+        if (sello_der_read(&si, SELLO_DER_SEQUENCE, &ias, NULL) != SELLO_OK ||
+            sello_der_read(&ias, SELLO_DER_SEQUENCE, &content, &v->sid_issuer) !=
                 SELLO_OK ||
-            der_read_integer(&ias, &v->sid_serial) != SELLO_OK ||
-            !der_at_end(&ias))
+            sello_der_read_integer(&ias, &v->sid_serial) != SELLO_OK ||
+            !sello_der_at_end(&ias))
             return fail(v, "malformed SignerInfo.sid");
     } else {
         if (version != 3)
             return fail(v, "SignerInfo version %u with subjectKeyIdentifier "
                         "(must be 3)", (unsigned)version);
-        if (der_read(&si, DER_CONTEXT(0), &v->sid_ski, NULL) != SELLO_OK)
+        if (sello_der_read(&si, SELLO_DER_CONTEXT(0), &v->sid_ski, NULL) != SELLO_OK)
             return fail(v, "malformed SignerInfo.sid");
         v->sid_is_ski = true;
     }
     derx_alg dalg;
     if (derx_read_alg(&si, &dalg) != SELLO_OK)
         return fail(v, "malformed SignerInfo.digestAlgorithm");
-    v->digest_hash = sello_hash_by_oid(dalg.oid.p, der_remaining(&dalg.oid));
+    v->digest_hash = sello_hash_by_oid(dalg.oid.p, sello_der_remaining(&dalg.oid));
     if (!v->digest_hash || !derx_alg_params_absent_or_null(&dalg))
         return fail(v, "unsupported SignerInfo.digestAlgorithm");
     v->r->digest_hash_id = v->digest_hash->id;
 
     /* The digest algorithm must be announced in digestAlgorithms. */
-    der_cur algs = v->digest_algs;
+    sello_der_cur algs = v->digest_algs;
     bool listed = false;
-    while (!der_at_end(&algs)) {
+    while (!sello_der_at_end(&algs)) {
         derx_alg a;
         if (derx_read_alg(&algs, &a) != SELLO_OK ||
             !derx_alg_params_absent_or_null(&a))
             return fail(v, "malformed SignedData.digestAlgorithms");
-        listed |= der_remaining(&a.oid) == der_remaining(&dalg.oid) &&
-                  memcmp(a.oid.p, dalg.oid.p, der_remaining(&a.oid)) == 0;
+        listed |= sello_der_remaining(&a.oid) == sello_der_remaining(&dalg.oid) &&
+                  memcmp(a.oid.p, dalg.oid.p, sello_der_remaining(&a.oid)) == 0;
     }
     if (!listed)
         return fail(v, "SignerInfo.digestAlgorithm is not listed in "
                        "SignedData.digestAlgorithms");
 
-    der_cur attrs_content;
-    if (der_read(&si, DER_CONTEXT_CONS(0), &attrs_content,
+    sello_der_cur attrs_content;
+    if (sello_der_read(&si, SELLO_DER_CONTEXT_CONS(0), &attrs_content,
                  &v->signed_attrs) != SELLO_OK)
         return fail(v, "SignerInfo has no signedAttrs");
     if (derx_read_alg(&si, &v->sig_alg) != SELLO_OK)
         return fail(v, "malformed SignerInfo.signatureAlgorithm");
-    if (der_read(&si, DER_OCTET_STRING, &v->signature, NULL) != SELLO_OK)
+    if (sello_der_read(&si, SELLO_DER_OCTET_STRING, &v->signature, NULL) != SELLO_OK)
         return fail(v, "malformed SignerInfo.signature");
-    der_cur unsigned_attrs;
+    sello_der_cur unsigned_attrs;
     bool present;
-    if (der_read_optional(&si, DER_CONTEXT_CONS(1), &unsigned_attrs, NULL,
+    if (sello_der_read_optional(&si, SELLO_DER_CONTEXT_CONS(1), &unsigned_attrs, NULL,
                           &present) != SELLO_OK ||
-        !der_at_end(&si))
+        !sello_der_at_end(&si))
         return fail(v, "trailing data in SignerInfo");
     return TSV_OK;
 }
@@ -319,52 +319,52 @@ static tsv_outcome read_signer_info(tsv_ctx *v, der_cur si)
  *     eContentType ContentType,
  *     eContent [0] EXPLICIT OCTET STRING OPTIONAL }
  */
-static tsv_outcome read_signed_data(tsv_ctx *v, der_cur token)
+static tsv_outcome read_signed_data(tsv_ctx *v, sello_der_cur token)
 {
-    der_cur ci, oid, wrap, sd, eci, ectype, ewrap, signers, si;
-    if (der_read(&token, DER_SEQUENCE, &ci, NULL) != SELLO_OK ||
-        !der_at_end(&token))
+    sello_der_cur ci, oid, wrap, sd, eci, ectype, ewrap, signers, si;
+    if (sello_der_read(&token, SELLO_DER_SEQUENCE, &ci, NULL) != SELLO_OK ||
+        !sello_der_at_end(&token))
         return fail(v, "token is not one DER SEQUENCE");
-    if (der_read_oid(&ci, &oid) != SELLO_OK)
+    if (sello_der_read_oid(&ci, &oid) != SELLO_OK)
         return fail(v, "malformed ContentInfo");
-    if (!IS_OID(&oid, OID_SIGNED_DATA))
+    if (!IS_OID(&oid, SELLO_OID_SIGNED_DATA))
         return fail(v, "ContentInfo is not id-signedData");
-    if (der_read(&ci, DER_CONTEXT_CONS(0), &wrap, NULL) != SELLO_OK ||
-        !der_at_end(&ci) ||
-        der_read(&wrap, DER_SEQUENCE, &sd, NULL) != SELLO_OK ||
-        !der_at_end(&wrap))
+    if (sello_der_read(&ci, SELLO_DER_CONTEXT_CONS(0), &wrap, NULL) != SELLO_OK ||
+        !sello_der_at_end(&ci) ||
+        sello_der_read(&wrap, SELLO_DER_SEQUENCE, &sd, NULL) != SELLO_OK ||
+        !sello_der_at_end(&wrap))
         return fail(v, "malformed ContentInfo.content");
     uint32_t version;
-    if (der_read_u32(&sd, &version) != SELLO_OK)
+    if (sello_der_read_u32(&sd, &version) != SELLO_OK)
         return fail(v, "malformed SignedData.version");
     if (version != 3)
         return fail(v, "SignedData version %u (must be 3)", (unsigned)version);
-    if (der_read(&sd, DER_SET, &v->digest_algs, NULL) != SELLO_OK)
+    if (sello_der_read(&sd, SELLO_DER_SET, &v->digest_algs, NULL) != SELLO_OK)
         return fail(v, "malformed SignedData.digestAlgorithms");
-    if (der_read(&sd, DER_SEQUENCE, &eci, NULL) != SELLO_OK ||
-        der_read_oid(&eci, &ectype) != SELLO_OK)
+    if (sello_der_read(&sd, SELLO_DER_SEQUENCE, &eci, NULL) != SELLO_OK ||
+        sello_der_read_oid(&eci, &ectype) != SELLO_OK)
         return fail(v, "malformed encapContentInfo");
-    if (!IS_OID(&ectype, OID_CT_TSTINFO))
+    if (!IS_OID(&ectype, SELLO_OID_CT_TSTINFO))
         return fail(v, "eContentType is not id-ct-TSTInfo");
-    if (der_read(&eci, DER_CONTEXT_CONS(0), &ewrap, NULL) != SELLO_OK ||
-        !der_at_end(&eci) ||
-        der_read(&ewrap, DER_OCTET_STRING, &v->econtent, NULL) != SELLO_OK ||
-        !der_at_end(&ewrap))
+    if (sello_der_read(&eci, SELLO_DER_CONTEXT_CONS(0), &ewrap, NULL) != SELLO_OK ||
+        !sello_der_at_end(&eci) ||
+        sello_der_read(&ewrap, SELLO_DER_OCTET_STRING, &v->econtent, NULL) != SELLO_OK ||
+        !sello_der_at_end(&ewrap))
         return fail(v, "encapContentInfo without a primitive eContent");
     bool present;
-    if (der_read_optional(&sd, DER_CONTEXT_CONS(0), &v->certs_set, NULL,
+    if (sello_der_read_optional(&sd, SELLO_DER_CONTEXT_CONS(0), &v->certs_set, NULL,
                           &v->has_certs) != SELLO_OK)
         return fail(v, "malformed SignedData.certificates");
-    der_cur crls;
-    if (der_read_optional(&sd, DER_CONTEXT_CONS(1), &crls, NULL, &present) !=
+    sello_der_cur crls;
+    if (sello_der_read_optional(&sd, SELLO_DER_CONTEXT_CONS(1), &crls, NULL, &present) !=
         SELLO_OK)
         return fail(v, "malformed SignedData.crls");
-    if (der_read(&sd, DER_SET, &signers, NULL) != SELLO_OK ||
-        !der_at_end(&sd))
+    if (sello_der_read(&sd, SELLO_DER_SET, &signers, NULL) != SELLO_OK ||
+        !sello_der_at_end(&sd))
         return fail(v, "malformed SignedData.signerInfos");
-    if (der_read(&signers, DER_SEQUENCE, &si, NULL) != SELLO_OK)
+    if (sello_der_read(&signers, SELLO_DER_SEQUENCE, &si, NULL) != SELLO_OK)
         return fail(v, "SignedData has no SignerInfo");
-    if (!der_at_end(&signers))
+    if (!sello_der_at_end(&signers))
         return fail(v, "SignedData has more than one SignerInfo");
     if (v->has_certs)
         TRY(read_certificates(v));
@@ -379,55 +379,55 @@ static tsv_outcome read_signed_data(tsv_ctx *v, der_cur token)
  * QCStatement ::= SEQUENCE { statementId OBJECT IDENTIFIER,
  *                            statementInfo ANY OPTIONAL }
  */
-static tsv_outcome read_tst_extensions(tsv_ctx *v, der_cur exts)
+static tsv_outcome read_tst_extensions(tsv_ctx *v, sello_der_cur exts)
 {
-    if (der_at_end(&exts))
+    if (sello_der_at_end(&exts))
         return fail(v, "empty TSTInfo.extensions");
-    der_cur seen[16];
+    sello_der_cur seen[16];
     unsigned n = 0;
-    while (!der_at_end(&exts)) {
-        der_cur ext, oid, crit, value;
+    while (!sello_der_at_end(&exts)) {
+        sello_der_cur ext, oid, crit, value;
         bool critical = false;
-        if (der_read(&exts, DER_SEQUENCE, &ext, NULL) != SELLO_OK ||
-            der_read_oid(&ext, &oid) != SELLO_OK ||
-            der_read_optional(&ext, DER_BOOLEAN, &crit, NULL, &critical) !=
+        if (sello_der_read(&exts, SELLO_DER_SEQUENCE, &ext, NULL) != SELLO_OK ||
+            sello_der_read_oid(&ext, &oid) != SELLO_OK ||
+            sello_der_read_optional(&ext, SELLO_DER_BOOLEAN, &crit, NULL, &critical) !=
                 SELLO_OK)
             return fail(v, "malformed TSTInfo extension");
-        if (critical && (der_remaining(&crit) != 1 || crit.p[0] != 0xff))
+        if (critical && (sello_der_remaining(&crit) != 1 || crit.p[0] != 0xff))
             return fail(v, "TSTInfo extension with an encoded critical "
                            "FALSE or non-DER BOOLEAN");
-        if (der_read(&ext, DER_OCTET_STRING, &value, NULL) != SELLO_OK ||
-            !der_at_end(&ext))
+        if (sello_der_read(&ext, SELLO_DER_OCTET_STRING, &value, NULL) != SELLO_OK ||
+            !sello_der_at_end(&ext))
             return fail(v, "malformed TSTInfo extension");
         for (unsigned i = 0; i < n; i++)
-            if (der_equal(&seen[i], oid.p, der_remaining(&oid)))
+            if (sello_der_equal(&seen[i], oid.p, sello_der_remaining(&oid)))
                 return fail(v, "duplicate TSTInfo extension");
         if (n == sizeof seen / sizeof seen[0])
             return fail(v, "too many TSTInfo extensions");
         seen[n++] = oid;
-        if (IS_OID(&oid, OID_PE_QCSTATEMENTS)) {
-            der_cur list;
-            if (der_read(&value, DER_SEQUENCE, &list, NULL) != SELLO_OK ||
-                !der_at_end(&value))
+        if (IS_OID(&oid, SELLO_OID_PE_QCSTATEMENTS)) {
+            sello_der_cur list;
+            if (sello_der_read(&value, SELLO_DER_SEQUENCE, &list, NULL) != SELLO_OK ||
+                !sello_der_at_end(&value))
                 return fail(v, "malformed qcStatements");
-            while (!der_at_end(&list)) {
-                der_cur st, sid;
-                if (der_read(&list, DER_SEQUENCE, &st, NULL) != SELLO_OK ||
-                    der_read_oid(&st, &sid) != SELLO_OK)
+            while (!sello_der_at_end(&list)) {
+                sello_der_cur st, sid;
+                if (sello_der_read(&list, SELLO_DER_SEQUENCE, &st, NULL) != SELLO_OK ||
+                    sello_der_read_oid(&st, &sid) != SELLO_OK)
                     return fail(v, "malformed QCStatement");
-                if (!der_at_end(&st)) {
+                if (!sello_der_at_end(&st)) {
                     uint8_t tag;
-                    der_cur info;
-                    if (der_read_any(&st, &tag, &info, NULL) != SELLO_OK ||
-                        !der_at_end(&st))
+                    sello_der_cur info;
+                    if (sello_der_read_any(&st, &tag, &info, NULL) != SELLO_OK ||
+                        !sello_der_at_end(&st))
                         return fail(v, "malformed QCStatement");
                 }
-                if (IS_OID(&sid, OID_ETSI_QTST_STATEMENT))
+                if (IS_OID(&sid, SELLO_OID_ETSI_QTST_STATEMENT))
                     v->r->qualified = true;
             }
         } else if (critical) {
             char dotted[OIDX_DOTTED_MAX];
-            oidx_to_dotted(oid.p, der_remaining(&oid), dotted);
+            oidx_to_dotted(oid.p, sello_der_remaining(&oid), dotted);
             return fail(v, "unknown critical TSTInfo extension %s", dotted);
         }
     }
@@ -452,98 +452,98 @@ static tsv_outcome read_tst_extensions(tsv_ctx *v, der_cur exts)
 static tsv_outcome read_tst_info(tsv_ctx *v)
 {
     tsv_result *r = v->r;
-    der_cur in = v->econtent, tst, oid, mi, digest, serial;
-    if (der_read(&in, DER_SEQUENCE, &tst, NULL) != SELLO_OK ||
-        !der_at_end(&in))
+    sello_der_cur in = v->econtent, tst, oid, mi, digest, serial;
+    if (sello_der_read(&in, SELLO_DER_SEQUENCE, &tst, NULL) != SELLO_OK ||
+        !sello_der_at_end(&in))
         return fail(v, "eContent is not one DER TSTInfo");
     uint32_t version;
-    if (der_read_u32(&tst, &version) != SELLO_OK)
+    if (sello_der_read_u32(&tst, &version) != SELLO_OK)
         return fail(v, "malformed TSTInfo.version");
     if (version != 1)
         return fail(v, "TSTInfo version %u (must be 1)", (unsigned)version);
-    if (der_read_oid(&tst, &oid) != SELLO_OK)
+    if (sello_der_read_oid(&tst, &oid) != SELLO_OK)
         return fail(v, "malformed TSTInfo.policy");
-    oidx_to_dotted(oid.p, der_remaining(&oid), r->policy);
+    oidx_to_dotted(oid.p, sello_der_remaining(&oid), r->policy);
     if (v->p->policy &&
-        !der_equal(&oid, v->p->policy, v->p->policy_len))
+        !sello_der_equal(&oid, v->p->policy, v->p->policy_len))
         return fail(v, "policy %s is not the expected one", r->policy);
 
     derx_alg halg;
-    if (der_read(&tst, DER_SEQUENCE, &mi, NULL) != SELLO_OK ||
+    if (sello_der_read(&tst, SELLO_DER_SEQUENCE, &mi, NULL) != SELLO_OK ||
         derx_read_alg(&mi, &halg) != SELLO_OK ||
-        der_read(&mi, DER_OCTET_STRING, &digest, NULL) != SELLO_OK ||
-        !der_at_end(&mi))
+        sello_der_read(&mi, SELLO_DER_OCTET_STRING, &digest, NULL) != SELLO_OK ||
+        !sello_der_at_end(&mi))
         return fail(v, "malformed TSTInfo.messageImprint");
     const sello_hash_info *h =
-        sello_hash_by_oid(halg.oid.p, der_remaining(&halg.oid));
+        sello_hash_by_oid(halg.oid.p, sello_der_remaining(&halg.oid));
     if (!h || !derx_alg_params_absent_or_null(&halg))
         return fail(v, "unsupported messageImprint hash algorithm");
-    if (der_remaining(&digest) != h->len)
+    if (sello_der_remaining(&digest) != h->len)
         return fail(v, "messageImprint digest length %zu does not match %s",
-                    der_remaining(&digest), hashx_name(h->id));
+                    sello_der_remaining(&digest), hashx_name(h->id));
     r->imprint_hash_id = h->id;
     r->imprint_len = h->len;
     memcpy(r->imprint, digest.p, h->len);
 
-    der_cur probe = tst;
-    if (der_read_integer(&probe, &serial) == SELLO_OK && (serial.p[0] & 0x80))
+    sello_der_cur probe = tst;
+    if (sello_der_read_integer(&probe, &serial) == SELLO_OK && (serial.p[0] & 0x80))
         return fail(v, "negative TSTInfo.serialNumber");
     if (derx_read_uint_mag(&tst, &serial) != SELLO_OK)
         return fail(v, "malformed TSTInfo.serialNumber");
-    if (der_remaining(&serial) > sizeof r->serial)
+    if (sello_der_remaining(&serial) > sizeof r->serial)
         return fail(v, "TSTInfo.serialNumber longer than %zu octets",
                     sizeof r->serial);
-    r->serial_len = der_remaining(&serial);
+    r->serial_len = sello_der_remaining(&serial);
     memcpy(r->serial, serial.p, r->serial_len);
 
     if (derx_read_gentime(&tst, &r->gen_time) != SELLO_OK)
         return fail(v, "malformed genTime (DER GeneralizedTime YYYYMMDDHHMMSS"
                        "[.f]Z expected)");
 
-    der_cur acc;
-    if (der_read_optional(&tst, DER_SEQUENCE, &acc, NULL, &r->has_accuracy) !=
+    sello_der_cur acc;
+    if (sello_der_read_optional(&tst, SELLO_DER_SEQUENCE, &acc, NULL, &r->has_accuracy) !=
         SELLO_OK)
         return fail(v, "malformed TSTInfo.accuracy");
     if (r->has_accuracy) {
-        if (der_peek_tag(&acc) == DER_INTEGER &&
-            der_read_u32(&acc, &r->acc_seconds) != SELLO_OK)
+        if (sello_der_peek_tag(&acc) == SELLO_DER_INTEGER &&
+            sello_der_read_u32(&acc, &r->acc_seconds) != SELLO_OK)
             return fail(v, "malformed accuracy.seconds");
-        if (der_peek_tag(&acc) == DER_CONTEXT(0) &&
-            (derx_read_implicit_u32(&acc, DER_CONTEXT(0), &r->acc_millis) !=
+        if (sello_der_peek_tag(&acc) == SELLO_DER_CONTEXT(0) &&
+            (derx_read_implicit_u32(&acc, SELLO_DER_CONTEXT(0), &r->acc_millis) !=
                  SELLO_OK ||
              r->acc_millis < 1 || r->acc_millis > 999))
             return fail(v, "malformed accuracy.millis (1..999)");
-        if (der_peek_tag(&acc) == DER_CONTEXT(1) &&
-            (derx_read_implicit_u32(&acc, DER_CONTEXT(1), &r->acc_micros) !=
+        if (sello_der_peek_tag(&acc) == SELLO_DER_CONTEXT(1) &&
+            (derx_read_implicit_u32(&acc, SELLO_DER_CONTEXT(1), &r->acc_micros) !=
                  SELLO_OK ||
              r->acc_micros < 1 || r->acc_micros > 999))
             return fail(v, "malformed accuracy.micros (1..999)");
-        if (!der_at_end(&acc))
+        if (!sello_der_at_end(&acc))
             return fail(v, "malformed TSTInfo.accuracy");
     }
-    if (der_peek_tag(&tst) == DER_BOOLEAN) {
-        if (der_read_bool(&tst, &r->ordering) != SELLO_OK || !r->ordering)
+    if (sello_der_peek_tag(&tst) == SELLO_DER_BOOLEAN) {
+        if (sello_der_read_bool(&tst, &r->ordering) != SELLO_OK || !r->ordering)
             return fail(v, "TSTInfo.ordering encodes its DEFAULT FALSE");
     }
-    if (der_peek_tag(&tst) == DER_INTEGER) {
-        der_cur nonce;
-        if (der_read_integer(&tst, &nonce) != SELLO_OK ||
-            der_remaining(&nonce) > sizeof r->nonce)
+    if (sello_der_peek_tag(&tst) == SELLO_DER_INTEGER) {
+        sello_der_cur nonce;
+        if (sello_der_read_integer(&tst, &nonce) != SELLO_OK ||
+            sello_der_remaining(&nonce) > sizeof r->nonce)
             return fail(v, "malformed TSTInfo.nonce");
         r->has_nonce = true;
-        r->nonce_len = der_remaining(&nonce);
+        r->nonce_len = sello_der_remaining(&nonce);
         memcpy(r->nonce, nonce.p, r->nonce_len);
     }
-    if (der_peek_tag(&tst) == DER_CONTEXT_CONS(0)) {
-        der_cur wrap, gn;
+    if (sello_der_peek_tag(&tst) == SELLO_DER_CONTEXT_CONS(0)) {
+        sello_der_cur wrap, gn;
         uint8_t tag;
-        if (der_read(&tst, DER_CONTEXT_CONS(0), &wrap, NULL) != SELLO_OK ||
-            der_read_any(&wrap, &tag, &gn, &v->tsa_general_name) !=
+        if (sello_der_read(&tst, SELLO_DER_CONTEXT_CONS(0), &wrap, NULL) != SELLO_OK ||
+            sello_der_read_any(&wrap, &tag, &gn, &v->tsa_general_name) !=
                 SELLO_OK ||
-            !der_at_end(&wrap) || (tag & 0xc0) != 0x80)
+            !sello_der_at_end(&wrap) || (tag & 0xc0) != 0x80)
             return fail(v, "malformed TSTInfo.tsa");
         r->has_tsa = true;
-        if (tag == DER_CONTEXT_CONS(4)) {
+        if (tag == SELLO_DER_CONTEXT_CONS(4)) {
             if (!dn_format(&gn, r->tsa, sizeof r->tsa))
                 return fail(v, "malformed TSTInfo.tsa directoryName");
         } else {
@@ -551,13 +551,13 @@ static tsv_outcome read_tst_info(tsv_ctx *v)
                      (unsigned)(tag & 0x1f));
         }
     }
-    if (der_peek_tag(&tst) == DER_CONTEXT_CONS(1)) {
-        der_cur exts;
-        if (der_read(&tst, DER_CONTEXT_CONS(1), &exts, NULL) != SELLO_OK)
+    if (sello_der_peek_tag(&tst) == SELLO_DER_CONTEXT_CONS(1)) {
+        sello_der_cur exts;
+        if (sello_der_read(&tst, SELLO_DER_CONTEXT_CONS(1), &exts, NULL) != SELLO_OK)
             return fail(v, "malformed TSTInfo.extensions");
         TRY(read_tst_extensions(v, exts));
     }
-    if (!der_at_end(&tst))
+    if (!sello_der_at_end(&tst))
         return fail(v, "unexpected or misordered TSTInfo field");
     r->have_tst = true;
     return TSV_OK;
@@ -570,55 +570,55 @@ static tsv_outcome read_tst_info(tsv_ctx *v)
  *                          attrValues SET OF AttributeValue }
  * Returns the single value of an attribute that must have exactly one.
  */
-static tsv_outcome single_value(tsv_ctx *v, der_cur values, const char *name,
-                                der_cur *value)
+static tsv_outcome single_value(tsv_ctx *v, sello_der_cur values, const char *name,
+                                sello_der_cur *value)
 {
     uint8_t tag;
-    der_cur content;
-    if (der_read_any(&values, &tag, &content, value) != SELLO_OK ||
-        !der_at_end(&values))
+    sello_der_cur content;
+    if (sello_der_read_any(&values, &tag, &content, value) != SELLO_OK ||
+        !sello_der_at_end(&values))
         return fail(v, "%s attribute must have exactly one value", name);
     return TSV_OK;
 }
 
 static tsv_outcome read_signed_attrs(tsv_ctx *v)
 {
-    der_cur all = v->signed_attrs, set;
+    sello_der_cur all = v->signed_attrs, set;
     uint8_t tag;
-    if (der_read_any(&all, &tag, &set, NULL) != SELLO_OK)
+    if (sello_der_read_any(&all, &tag, &set, NULL) != SELLO_OK)
         return fail(v, "malformed signedAttrs");
     if (derx_check_set_order(set) != SELLO_OK)
         return fail(v, "signedAttrs are not in DER SET OF order");
     bool has_ct = false, has_md = false;
-    while (!der_at_end(&set)) {
-        der_cur attr, type, values, value;
-        if (der_read(&set, DER_SEQUENCE, &attr, NULL) != SELLO_OK ||
-            der_read_oid(&attr, &type) != SELLO_OK ||
-            der_read(&attr, DER_SET, &values, NULL) != SELLO_OK ||
-            !der_at_end(&attr))
+    while (!sello_der_at_end(&set)) {
+        sello_der_cur attr, type, values, value;
+        if (sello_der_read(&set, SELLO_DER_SEQUENCE, &attr, NULL) != SELLO_OK ||
+            sello_der_read_oid(&attr, &type) != SELLO_OK ||
+            sello_der_read(&attr, SELLO_DER_SET, &values, NULL) != SELLO_OK ||
+            !sello_der_at_end(&attr))
             return fail(v, "malformed signed attribute");
-        if (IS_OID(&type, OID_ATTR_CONTENT_TYPE)) {
+        if (IS_OID(&type, SELLO_OID_ATTR_CONTENT_TYPE)) {
             if (has_ct)
                 return fail(v, "content-type attribute appears twice");
             has_ct = true;
             TRY(single_value(v, values, "content-type", &value));
-            der_cur oid;
-            if (der_read_oid(&value, &oid) != SELLO_OK || !der_at_end(&value))
+            sello_der_cur oid;
+            if (sello_der_read_oid(&value, &oid) != SELLO_OK || !sello_der_at_end(&value))
                 return fail(v, "malformed content-type attribute");
-            if (!IS_OID(&oid, OID_CT_TSTINFO))
+            if (!IS_OID(&oid, SELLO_OID_CT_TSTINFO))
                 return fail(v, "content-type attribute is not id-ct-TSTInfo");
-        } else if (IS_OID(&type, OID_ATTR_MESSAGE_DIGEST)) {
+        } else if (IS_OID(&type, SELLO_OID_ATTR_MESSAGE_DIGEST)) {
             if (has_md)
                 return fail(v, "message-digest attribute appears twice");
             has_md = true;
             TRY(single_value(v, values, "message-digest", &value));
-            if (der_read(&value, DER_OCTET_STRING, &v->attr_message_digest,
+            if (sello_der_read(&value, SELLO_DER_OCTET_STRING, &v->attr_message_digest,
                          NULL) != SELLO_OK ||
-                !der_at_end(&value))
+                !sello_der_at_end(&value))
                 return fail(v, "malformed message-digest attribute");
-        } else if (IS_OID(&type, OID_ATTR_SIGNING_CERT_V2) ||
-                   IS_OID(&type, OID_ATTR_SIGNING_CERT)) {
-            bool v2 = IS_OID(&type, OID_ATTR_SIGNING_CERT_V2);
+        } else if (IS_OID(&type, SELLO_OID_ATTR_SIGNING_CERT_V2) ||
+                   IS_OID(&type, SELLO_OID_ATTR_SIGNING_CERT)) {
+            bool v2 = IS_OID(&type, SELLO_OID_ATTR_SIGNING_CERT_V2);
             if (v2 ? v->has_ess_v2 : v->has_ess_v1)
                 return fail(v, "signing-certificate%s attribute appears twice",
                             v2 ? "-v2" : "");
@@ -626,11 +626,11 @@ static tsv_outcome read_signed_attrs(tsv_ctx *v)
             /* SigningCertificate(V2) ::= SEQUENCE {
              *     certs SEQUENCE OF ESSCertID(v2),
              *     policies SEQUENCE OF PolicyInformation OPTIONAL } */
-            der_cur sc, certs, first, content;
-            if (der_read(&value, DER_SEQUENCE, &sc, NULL) != SELLO_OK ||
-                !der_at_end(&value) ||
-                der_read(&sc, DER_SEQUENCE, &certs, NULL) != SELLO_OK ||
-                der_read(&certs, DER_SEQUENCE, &content, &first) != SELLO_OK)
+            sello_der_cur sc, certs, first, content;
+            if (sello_der_read(&value, SELLO_DER_SEQUENCE, &sc, NULL) != SELLO_OK ||
+                !sello_der_at_end(&value) ||
+                sello_der_read(&sc, SELLO_DER_SEQUENCE, &certs, NULL) != SELLO_OK ||
+                sello_der_read(&certs, SELLO_DER_SEQUENCE, &content, &first) != SELLO_OK)
                 return fail(v, "malformed signing-certificate%s attribute",
                             v2 ? "-v2" : "");
             if (v2) {
@@ -651,8 +651,8 @@ static tsv_outcome read_signed_attrs(tsv_ctx *v)
 
     /* message-digest covers the eContent octets, not their DER wrapper. */
     uint8_t md[SELLO_HASH_MAX_LEN];
-    sello_hash(v->digest_hash, v->econtent.p, der_remaining(&v->econtent), md);
-    if (!der_equal(&v->attr_message_digest, md, v->digest_hash->len))
+    sello_hash(v->digest_hash, v->econtent.p, sello_der_remaining(&v->econtent), md);
+    if (!sello_der_equal(&v->attr_message_digest, md, v->digest_hash->len))
         return fail(v, "message-digest attribute does not match the "
                        "TSTInfo (%s)", hashx_name(v->digest_hash->id));
     return TSV_OK;
@@ -664,9 +664,9 @@ static bool cert_matches_sid(const tsv_ctx *v, const x509_cert *c)
 {
     if (v->sid_is_ski)
         return c->has_ski &&
-               der_equal(&v->sid_ski, c->ski.p, der_remaining(&c->ski));
-    return der_equal(&v->sid_issuer, c->issuer.p, der_remaining(&c->issuer)) &&
-           der_equal(&v->sid_serial, c->serial.p, der_remaining(&c->serial));
+               sello_der_equal(&v->sid_ski, c->ski.p, sello_der_remaining(&c->ski));
+    return sello_der_equal(&v->sid_issuer, c->issuer.p, sello_der_remaining(&c->issuer)) &&
+           sello_der_equal(&v->sid_serial, c->serial.p, sello_der_remaining(&c->serial));
 }
 
 static tsv_outcome find_signer(tsv_ctx *v)
@@ -704,26 +704,26 @@ static tsv_outcome find_signer(tsv_ctx *v)
  *                             serialNumber CertificateSerialNumber }
  * The issuer must hold the signer's issuer as a directoryName.
  */
-static tsv_outcome check_issuer_serial(tsv_ctx *v, der_cur is)
+static tsv_outcome check_issuer_serial(tsv_ctx *v, sello_der_cur is)
 {
-    der_cur names, serial;
-    if (der_read(&is, DER_SEQUENCE, &names, NULL) != SELLO_OK ||
-        der_read_integer(&is, &serial) != SELLO_OK || !der_at_end(&is))
+    sello_der_cur names, serial;
+    if (sello_der_read(&is, SELLO_DER_SEQUENCE, &names, NULL) != SELLO_OK ||
+        sello_der_read_integer(&is, &serial) != SELLO_OK || !sello_der_at_end(&is))
         return fail(v, "malformed ESSCertID issuerSerial");
     bool issuer_ok = false;
-    while (!der_at_end(&names)) {
+    while (!sello_der_at_end(&names)) {
         uint8_t tag;
-        der_cur gn;
-        if (der_read_any(&names, &tag, &gn, NULL) != SELLO_OK)
+        sello_der_cur gn;
+        if (sello_der_read_any(&names, &tag, &gn, NULL) != SELLO_OK)
             return fail(v, "malformed ESSCertID issuerSerial");
-        if (tag == DER_CONTEXT_CONS(4) &&
-            der_equal(&gn, v->signer->issuer.p,
-                      der_remaining(&v->signer->issuer)))
+        if (tag == SELLO_DER_CONTEXT_CONS(4) &&
+            sello_der_equal(&gn, v->signer->issuer.p,
+                      sello_der_remaining(&v->signer->issuer)))
             issuer_ok = true;
     }
     if (!issuer_ok ||
-        !der_equal(&serial, v->signer->serial.p,
-                   der_remaining(&v->signer->serial)))
+        !sello_der_equal(&serial, v->signer->serial.p,
+                   sello_der_remaining(&v->signer->serial)))
         return fail(v, "ESSCertID issuerSerial does not name the signer "
                        "certificate");
     return TSV_OK;
@@ -736,38 +736,38 @@ static tsv_outcome check_issuer_serial(tsv_ctx *v, der_cur is)
  * ESSCertID ::= SEQUENCE { certHash Hash (SHA-1),
  *                          issuerSerial IssuerSerial OPTIONAL }
  */
-static tsv_outcome check_ess(tsv_ctx *v, der_cur whole, bool v2)
+static tsv_outcome check_ess(tsv_ctx *v, sello_der_cur whole, bool v2)
 {
-    der_cur id, hash;
+    sello_der_cur id, hash;
     uint8_t tag;
-    if (der_read_any(&whole, &tag, &id, NULL) != SELLO_OK)
+    if (sello_der_read_any(&whole, &tag, &id, NULL) != SELLO_OK)
         return fail(v, "malformed ESSCertID");
     const sello_hash_info *h = sello_hash_by_id(v2 ? SELLO_HASH_SHA256
                                                    : SELLO_HASH_SHA1);
-    if (v2 && der_peek_tag(&id) == DER_SEQUENCE) {
+    if (v2 && sello_der_peek_tag(&id) == SELLO_DER_SEQUENCE) {
         derx_alg alg;
         if (derx_read_alg(&id, &alg) != SELLO_OK)
             return fail(v, "malformed ESSCertIDv2.hashAlgorithm");
-        h = sello_hash_by_oid(alg.oid.p, der_remaining(&alg.oid));
+        h = sello_hash_by_oid(alg.oid.p, sello_der_remaining(&alg.oid));
         if (!h || !derx_alg_params_absent_or_null(&alg))
             return fail(v, "unsupported ESSCertIDv2.hashAlgorithm");
         if (h->id == SELLO_HASH_SHA256)
             return fail(v, "ESSCertIDv2 encodes its DEFAULT hashAlgorithm "
                            "sha256 (not DER)");
     }
-    if (der_read(&id, DER_OCTET_STRING, &hash, NULL) != SELLO_OK)
+    if (sello_der_read(&id, SELLO_DER_OCTET_STRING, &hash, NULL) != SELLO_OK)
         return fail(v, "malformed ESSCertID%s.certHash", v2 ? "v2" : "");
     uint8_t digest[SELLO_HASH_MAX_LEN];
-    sello_hash(h, v->signer->whole.p, der_remaining(&v->signer->whole),
+    sello_hash(h, v->signer->whole.p, sello_der_remaining(&v->signer->whole),
                digest);
-    if (!der_equal(&hash, digest, h->len))
+    if (!sello_der_equal(&hash, digest, h->len))
         return fail(v, "signing-certificate%s certHash (%s) is not the hash "
                        "of the signer certificate", v2 ? "-v2" : "",
                     hashx_name(h->id));
-    if (!der_at_end(&id)) {
-        der_cur is;
-        if (der_read(&id, DER_SEQUENCE, &is, NULL) != SELLO_OK ||
-            !der_at_end(&id))
+    if (!sello_der_at_end(&id)) {
+        sello_der_cur is;
+        if (sello_der_read(&id, SELLO_DER_SEQUENCE, &is, NULL) != SELLO_OK ||
+            !sello_der_at_end(&id))
             return fail(v, "malformed ESSCertID%s", v2 ? "v2" : "");
         TRY(check_issuer_serial(v, is));
     }
@@ -798,14 +798,14 @@ static tsv_outcome check_signature(tsv_ctx *v)
     const sello_hash_info *h = v->digest_hash;
     br_hash_compat_context ctx;
     uint8_t digest[SELLO_HASH_MAX_LEN];
-    static const uint8_t set_tag = DER_SET;
+    static const uint8_t set_tag = SELLO_DER_SET;
     h->vtable->init(&ctx.vtable);
     h->vtable->update(&ctx.vtable, &set_tag, 1);
     h->vtable->update(&ctx.vtable, v->signed_attrs.p + 1,
-                      der_remaining(&v->signed_attrs) - 1);
+                      sello_der_remaining(&v->signed_attrs) - 1);
     h->vtable->out(&ctx.vtable, digest);
     why = x509_verify_signature(&pk, alg.key_type, h, digest, v->signature.p,
-                                der_remaining(&v->signature));
+                                sello_der_remaining(&v->signature));
     if (why)
         return fail(v, "signature: %s", why);
     return TSV_OK;
@@ -815,24 +815,24 @@ static tsv_outcome check_signature(tsv_ctx *v)
  * 2.4.2): its subject as a directoryName, or a subjectAltName entry. */
 static bool tsa_name_ok(const tsv_ctx *v)
 {
-    const der_cur *gn = &v->tsa_general_name;
-    if (gn->p[0] == DER_CONTEXT_CONS(4)) {
-        der_cur c = *gn, name;
+    const sello_der_cur *gn = &v->tsa_general_name;
+    if (gn->p[0] == SELLO_DER_CONTEXT_CONS(4)) {
+        sello_der_cur c = *gn, name;
         uint8_t tag;
-        if (der_read_any(&c, &tag, &name, NULL) == SELLO_OK &&
-            der_equal(&name, v->signer->subject.p,
-                      der_remaining(&v->signer->subject)))
+        if (sello_der_read_any(&c, &tag, &name, NULL) == SELLO_OK &&
+            sello_der_equal(&name, v->signer->subject.p,
+                      sello_der_remaining(&v->signer->subject)))
             return true;
     }
     if (!v->signer->has_san)
         return false;
-    der_cur san = v->signer->san;
-    while (!der_at_end(&san)) {
+    sello_der_cur san = v->signer->san;
+    while (!sello_der_at_end(&san)) {
         uint8_t tag;
-        der_cur content, whole;
-        if (der_read_any(&san, &tag, &content, &whole) != SELLO_OK)
+        sello_der_cur content, whole;
+        if (sello_der_read_any(&san, &tag, &content, &whole) != SELLO_OK)
             return false;
-        if (der_equal(&whole, gn->p, der_remaining(gn)))
+        if (sello_der_equal(&whole, gn->p, sello_der_remaining(gn)))
             return true;
     }
     return false;
@@ -955,9 +955,9 @@ out:
 static tsv_outcome verify(tsv_ctx *v)
 {
     const tsv_params *p = v->p;
-    der_cur token;
+    sello_der_cur token;
     if (p->input_is_token)
-        token = der_cur_init(p->input, p->input_len);
+        token = sello_der_cur_init(p->input, p->input_len);
     else
         TRY(read_response(v, &token));
     TRY(read_signed_data(v, token));

@@ -9,7 +9,7 @@
 #include "dn.h"
 #include "oid.h"
 
-#define IS_OID(cur, NAME) der_equal((cur), NAME, NAME##_LEN)
+#define IS_OID(cur, NAME) sello_der_equal((cur), NAME, NAME##_LEN)
 
 /*
  * Extension ::= SEQUENCE { extnID OBJECT IDENTIFIER,
@@ -19,76 +19,76 @@
  */
 
 /* ExtKeyUsageSyntax ::= SEQUENCE SIZE (1..MAX) OF KeyPurposeId */
-static const char *ext_eku(der_cur v, x509_cert *c)
+static const char *ext_eku(sello_der_cur v, x509_cert *c)
 {
-    der_cur seq;
-    if (der_read(&v, DER_SEQUENCE, &seq, NULL) != SELLO_OK || !der_at_end(&v) ||
-        der_at_end(&seq))
+    sello_der_cur seq;
+    if (sello_der_read(&v, SELLO_DER_SEQUENCE, &seq, NULL) != SELLO_OK || !sello_der_at_end(&v) ||
+        sello_der_at_end(&seq))
         return "malformed extendedKeyUsage";
     size_t count = 0;
     bool ts = false;
-    while (!der_at_end(&seq)) {
-        der_cur oid;
-        if (der_read_oid(&seq, &oid) != SELLO_OK)
+    while (!sello_der_at_end(&seq)) {
+        sello_der_cur oid;
+        if (sello_der_read_oid(&seq, &oid) != SELLO_OK)
             return "malformed extendedKeyUsage";
         count++;
-        ts |= IS_OID(&oid, OID_KP_TIMESTAMPING);
+        ts |= IS_OID(&oid, SELLO_OID_KP_TIMESTAMPING);
     }
     c->eku_timestamping_only = ts && count == 1;
     return NULL;
 }
 
 /* KeyUsage ::= BIT STRING { digitalSignature (0), ... } */
-static const char *ext_key_usage(der_cur v, x509_cert *c)
+static const char *ext_key_usage(sello_der_cur v, x509_cert *c)
 {
     if (derx_read_named_bits(&v, &c->key_usage) != SELLO_OK ||
-        !der_at_end(&v) || c->key_usage == 0)
+        !sello_der_at_end(&v) || c->key_usage == 0)
         return "malformed keyUsage";
     return NULL;
 }
 
 /* BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE,
  *                                 pathLenConstraint INTEGER (0..MAX) OPT } */
-static const char *ext_basic_constraints(der_cur v, x509_cert *c)
+static const char *ext_basic_constraints(sello_der_cur v, x509_cert *c)
 {
-    der_cur seq, len;
+    sello_der_cur seq, len;
     bool ca = false;
-    if (der_read(&v, DER_SEQUENCE, &seq, NULL) != SELLO_OK || !der_at_end(&v))
+    if (sello_der_read(&v, SELLO_DER_SEQUENCE, &seq, NULL) != SELLO_OK || !sello_der_at_end(&v))
         return "malformed basicConstraints";
-    if (der_peek_tag(&seq) == DER_BOOLEAN) {
+    if (sello_der_peek_tag(&seq) == SELLO_DER_BOOLEAN) {
         /* DER omits a DEFAULT value, so an encoded cA is TRUE. */
-        if (der_read_bool(&seq, &ca) != SELLO_OK || !ca)
+        if (sello_der_read_bool(&seq, &ca) != SELLO_OK || !ca)
             return "malformed basicConstraints";
     }
-    if (!der_at_end(&seq) &&
-        (derx_read_uint_mag(&seq, &len) != SELLO_OK || !der_at_end(&seq)))
+    if (!sello_der_at_end(&seq) &&
+        (derx_read_uint_mag(&seq, &len) != SELLO_OK || !sello_der_at_end(&seq)))
         return "malformed basicConstraints";
     c->is_ca = ca;
     return NULL;
 }
 
 /* SubjectKeyIdentifier ::= KeyIdentifier (OCTET STRING) */
-static const char *ext_ski(der_cur v, x509_cert *c)
+static const char *ext_ski(sello_der_cur v, x509_cert *c)
 {
-    if (der_read(&v, DER_OCTET_STRING, &c->ski, NULL) != SELLO_OK ||
-        !der_at_end(&v))
+    if (sello_der_read(&v, SELLO_DER_OCTET_STRING, &c->ski, NULL) != SELLO_OK ||
+        !sello_der_at_end(&v))
         return "malformed subjectKeyIdentifier";
     c->has_ski = true;
     return NULL;
 }
 
 /* GeneralNames ::= SEQUENCE SIZE (1..MAX) OF GeneralName */
-static const char *ext_san(der_cur v, x509_cert *c)
+static const char *ext_san(sello_der_cur v, x509_cert *c)
 {
-    der_cur seq, probe;
-    if (der_read(&v, DER_SEQUENCE, &seq, NULL) != SELLO_OK ||
-        !der_at_end(&v) || der_at_end(&seq))
+    sello_der_cur seq, probe;
+    if (sello_der_read(&v, SELLO_DER_SEQUENCE, &seq, NULL) != SELLO_OK ||
+        !sello_der_at_end(&v) || sello_der_at_end(&seq))
         return "malformed subjectAltName";
     probe = seq;
-    while (!der_at_end(&probe)) {
+    while (!sello_der_at_end(&probe)) {
         uint8_t tag;
-        der_cur content;
-        if (der_read_any(&probe, &tag, &content, NULL) != SELLO_OK ||
+        sello_der_cur content;
+        if (sello_der_read_any(&probe, &tag, &content, NULL) != SELLO_OK ||
             (tag & 0xc0) != 0x80)
             return "malformed subjectAltName";
     }
@@ -100,39 +100,39 @@ static const char *ext_san(der_cur v, x509_cert *c)
 /* PrivateKeyUsagePeriod ::= SEQUENCE {
  *     notBefore [0] GeneralizedTime OPTIONAL,
  *     notAfter  [1] GeneralizedTime OPTIONAL } */
-static const char *read_implicit_gentime(der_cur *seq, uint8_t tag,
+static const char *read_implicit_gentime(sello_der_cur *seq, uint8_t tag,
                                          derx_time *t, bool *present)
 {
-    *present = der_peek_tag(seq) == tag;
+    *present = sello_der_peek_tag(seq) == tag;
     if (!*present)
         return NULL;
     /* Re-read the IMPLICIT element as a GeneralizedTime: copy it with
      * the universal tag so the one time parser applies. */
-    der_cur content, whole;
-    if (der_read(seq, tag, &content, &whole) != SELLO_OK ||
-        der_remaining(&whole) > 64)
+    sello_der_cur content, whole;
+    if (sello_der_read(seq, tag, &content, &whole) != SELLO_OK ||
+        sello_der_remaining(&whole) > 64)
         return "malformed privateKeyUsagePeriod";
     uint8_t tmp[64];
-    memcpy(tmp, whole.p, der_remaining(&whole));
-    tmp[0] = DER_GENERALIZED_TIME;
-    der_cur tc = der_cur_init(tmp, der_remaining(&whole));
+    memcpy(tmp, whole.p, sello_der_remaining(&whole));
+    tmp[0] = SELLO_DER_GENERALIZED_TIME;
+    sello_der_cur tc = sello_der_cur_init(tmp, sello_der_remaining(&whole));
     if (derx_read_cert_time(&tc, t) != SELLO_OK)
         return "malformed privateKeyUsagePeriod";
     return NULL;
 }
 
-static const char *ext_pkup(der_cur v, x509_cert *c)
+static const char *ext_pkup(sello_der_cur v, x509_cert *c)
 {
-    der_cur seq;
+    sello_der_cur seq;
     const char *why;
-    if (der_read(&v, DER_SEQUENCE, &seq, NULL) != SELLO_OK || !der_at_end(&v))
+    if (sello_der_read(&v, SELLO_DER_SEQUENCE, &seq, NULL) != SELLO_OK || !sello_der_at_end(&v))
         return "malformed privateKeyUsagePeriod";
-    if ((why = read_implicit_gentime(&seq, DER_CONTEXT(0), &c->pkup_not_before,
+    if ((why = read_implicit_gentime(&seq, SELLO_DER_CONTEXT(0), &c->pkup_not_before,
                                      &c->pkup_has_not_before)) ||
-        (why = read_implicit_gentime(&seq, DER_CONTEXT(1), &c->pkup_not_after,
+        (why = read_implicit_gentime(&seq, SELLO_DER_CONTEXT(1), &c->pkup_not_after,
                                      &c->pkup_has_not_after)))
         return why;
-    if (!der_at_end(&seq) || (!c->pkup_has_not_before && !c->pkup_has_not_after))
+    if (!sello_der_at_end(&seq) || (!c->pkup_has_not_before && !c->pkup_has_not_after))
         return "malformed privateKeyUsagePeriod";
     c->has_pkup = true;
     return NULL;
@@ -142,49 +142,49 @@ static const char *ext_pkup(der_cur v, x509_cert *c)
  * constrains nothing a time-stamp verifier decides. nameConstraints and
  * certificatePolicies are deliberately absent: honouring them critically
  * would need processing that is not done here. */
-static bool ext_harmless(const der_cur *oid)
+static bool ext_harmless(const sello_der_cur *oid)
 {
     return IS_OID(oid, OIDX_EXT_AKI) || IS_OID(oid, OIDX_EXT_CRL_DP) ||
-           IS_OID(oid, OIDX_PE_AIA) || IS_OID(oid, OID_PE_QCSTATEMENTS);
+           IS_OID(oid, OIDX_PE_AIA) || IS_OID(oid, SELLO_OID_PE_QCSTATEMENTS);
 }
 
-static const char *parse_extensions(der_cur exts, x509_cert *c)
+static const char *parse_extensions(sello_der_cur exts, x509_cert *c)
 {
-    der_cur seq;
-    if (der_read(&exts, DER_SEQUENCE, &seq, NULL) != SELLO_OK ||
-        !der_at_end(&exts) || der_at_end(&seq))
+    sello_der_cur seq;
+    if (sello_der_read(&exts, SELLO_DER_SEQUENCE, &seq, NULL) != SELLO_OK ||
+        !sello_der_at_end(&exts) || sello_der_at_end(&seq))
         return "malformed extensions";
-    der_cur seen[64];
+    sello_der_cur seen[64];
     size_t n_seen = 0;
-    while (!der_at_end(&seq)) {
-        der_cur ext, oid, value;
+    while (!sello_der_at_end(&seq)) {
+        sello_der_cur ext, oid, value;
         bool critical = false, has_crit;
-        der_cur crit_content;
-        if (der_read(&seq, DER_SEQUENCE, &ext, NULL) != SELLO_OK ||
-            der_read_oid(&ext, &oid) != SELLO_OK)
+        sello_der_cur crit_content;
+        if (sello_der_read(&seq, SELLO_DER_SEQUENCE, &ext, NULL) != SELLO_OK ||
+            sello_der_read_oid(&ext, &oid) != SELLO_OK)
             return "malformed extension";
-        if (der_read_optional(&ext, DER_BOOLEAN, &crit_content, NULL,
+        if (sello_der_read_optional(&ext, SELLO_DER_BOOLEAN, &crit_content, NULL,
                               &has_crit) != SELLO_OK)
             return "malformed extension";
         if (has_crit) {
             /* DER omits the DEFAULT FALSE, so only 0xff may appear. */
-            if (der_remaining(&crit_content) != 1 || crit_content.p[0] != 0xff)
+            if (sello_der_remaining(&crit_content) != 1 || crit_content.p[0] != 0xff)
                 return "extension with an encoded critical FALSE or a "
                        "non-DER BOOLEAN";
             critical = true;
         }
-        if (der_read(&ext, DER_OCTET_STRING, &value, NULL) != SELLO_OK ||
-            !der_at_end(&ext))
+        if (sello_der_read(&ext, SELLO_DER_OCTET_STRING, &value, NULL) != SELLO_OK ||
+            !sello_der_at_end(&ext))
             return "malformed extension";
         for (size_t i = 0; i < n_seen; i++)
-            if (der_equal(&seen[i], oid.p, der_remaining(&oid)))
+            if (sello_der_equal(&seen[i], oid.p, sello_der_remaining(&oid)))
                 return "duplicate extension";
         if (n_seen == sizeof seen / sizeof seen[0])
             return "too many extensions";
         seen[n_seen++] = oid;
 
         const char *why = NULL;
-        if (IS_OID(&oid, OID_EXT_EKU)) {
+        if (IS_OID(&oid, SELLO_OID_EXT_EKU)) {
             c->has_eku = true;
             c->eku_critical = critical;
             why = ext_eku(value, c);
@@ -197,10 +197,10 @@ static const char *parse_extensions(der_cur exts, x509_cert *c)
             why = ext_ski(value, c);
         } else if (IS_OID(&oid, OIDX_EXT_SAN)) {
             why = ext_san(value, c);
-        } else if (IS_OID(&oid, OID_EXT_PRIVATE_KEY_USAGE_PERIOD)) {
+        } else if (IS_OID(&oid, SELLO_OID_EXT_PRIVATE_KEY_USAGE_PERIOD)) {
             why = ext_pkup(value, c);
         } else if (critical && !ext_harmless(&oid) && !c->unknown_critical[0]) {
-            oidx_to_dotted(oid.p, der_remaining(&oid), c->unknown_critical);
+            oidx_to_dotted(oid.p, sello_der_remaining(&oid), c->unknown_critical);
         }
         if (why)
             return why;
@@ -211,59 +211,59 @@ static const char *parse_extensions(der_cur exts, x509_cert *c)
 const char *x509_parse(const uint8_t *der, size_t len, x509_cert *c)
 {
     memset(c, 0, sizeof *c);
-    der_cur in = der_cur_init(der, len), cert, tbs, validity;
-    if (der_read(&in, DER_SEQUENCE, &cert, &c->whole) != SELLO_OK ||
-        !der_at_end(&in))
+    sello_der_cur in = sello_der_cur_init(der, len), cert, tbs, validity;
+    if (sello_der_read(&in, SELLO_DER_SEQUENCE, &cert, &c->whole) != SELLO_OK ||
+        !sello_der_at_end(&in))
         return "certificate is not one DER SEQUENCE";
-    if (der_read(&cert, DER_SEQUENCE, &tbs, &c->tbs) != SELLO_OK)
+    if (sello_der_read(&cert, SELLO_DER_SEQUENCE, &tbs, &c->tbs) != SELLO_OK)
         return "malformed tbsCertificate";
 
     /* version [0] EXPLICIT Version DEFAULT v1 */
     c->version = 1;
     bool has_version;
-    der_cur vwrap;
-    if (der_read_optional(&tbs, DER_CONTEXT_CONS(0), &vwrap, NULL,
+    sello_der_cur vwrap;
+    if (sello_der_read_optional(&tbs, SELLO_DER_CONTEXT_CONS(0), &vwrap, NULL,
                           &has_version) != SELLO_OK)
         return "malformed certificate version";
     if (has_version) {
         uint32_t v;
-        if (der_read_u32(&vwrap, &v) != SELLO_OK || !der_at_end(&vwrap) ||
+        if (sello_der_read_u32(&vwrap, &v) != SELLO_OK || !sello_der_at_end(&vwrap) ||
             v < 1 || v > 2)
             return "malformed certificate version (or an encoded DEFAULT v1)";
         c->version = v + 1;
     }
-    if (der_read_integer(&tbs, &c->serial) != SELLO_OK)
+    if (sello_der_read_integer(&tbs, &c->serial) != SELLO_OK)
         return "malformed certificate serialNumber";
     if (derx_read_alg(&tbs, &c->tbs_sig_alg) != SELLO_OK)
         return "malformed tbsCertificate.signature";
-    der_cur name_content;
-    if (der_read(&tbs, DER_SEQUENCE, &name_content, &c->issuer) != SELLO_OK)
+    sello_der_cur name_content;
+    if (sello_der_read(&tbs, SELLO_DER_SEQUENCE, &name_content, &c->issuer) != SELLO_OK)
         return "malformed certificate issuer";
-    if (der_read(&tbs, DER_SEQUENCE, &validity, NULL) != SELLO_OK ||
+    if (sello_der_read(&tbs, SELLO_DER_SEQUENCE, &validity, NULL) != SELLO_OK ||
         derx_read_cert_time(&validity, &c->not_before) != SELLO_OK ||
         derx_read_cert_time(&validity, &c->not_after) != SELLO_OK ||
-        !der_at_end(&validity))
+        !sello_der_at_end(&validity))
         return "malformed certificate validity";
-    if (der_read(&tbs, DER_SEQUENCE, &name_content, &c->subject) != SELLO_OK)
+    if (sello_der_read(&tbs, SELLO_DER_SEQUENCE, &name_content, &c->subject) != SELLO_OK)
         return "malformed certificate subject";
     char probe[8]; /* dn_format validates the Name's structure */
     if (!dn_format(&c->issuer, probe, sizeof probe))
         return "malformed certificate issuer name";
     if (!dn_format(&c->subject, probe, sizeof probe))
         return "malformed certificate subject name";
-    der_cur spki_content;
-    if (der_read(&tbs, DER_SEQUENCE, &spki_content, &c->spki) != SELLO_OK)
+    sello_der_cur spki_content;
+    if (sello_der_read(&tbs, SELLO_DER_SEQUENCE, &spki_content, &c->spki) != SELLO_OK)
         return "malformed subjectPublicKeyInfo";
     /* issuerUniqueID [1], subjectUniqueID [2]: tolerated, unused. */
     bool present;
-    der_cur skip;
-    if (der_read_optional(&tbs, DER_CONTEXT(1), &skip, NULL, &present) !=
+    sello_der_cur skip;
+    if (sello_der_read_optional(&tbs, SELLO_DER_CONTEXT(1), &skip, NULL, &present) !=
             SELLO_OK ||
-        der_read_optional(&tbs, DER_CONTEXT(2), &skip, NULL, &present) !=
+        sello_der_read_optional(&tbs, SELLO_DER_CONTEXT(2), &skip, NULL, &present) !=
             SELLO_OK)
         return "malformed unique identifier";
-    der_cur exts;
-    if (der_read_optional(&tbs, DER_CONTEXT_CONS(3), &exts, NULL, &present) !=
+    sello_der_cur exts;
+    if (sello_der_read_optional(&tbs, SELLO_DER_CONTEXT_CONS(3), &exts, NULL, &present) !=
         SELLO_OK)
         return "malformed extensions";
     if (present) {
@@ -273,12 +273,12 @@ const char *x509_parse(const uint8_t *der, size_t len, x509_cert *c)
         if (why)
             return why;
     }
-    if (!der_at_end(&tbs))
+    if (!sello_der_at_end(&tbs))
         return "trailing data in tbsCertificate";
     if (derx_read_alg(&cert, &c->sig_alg) != SELLO_OK)
         return "malformed certificate signatureAlgorithm";
     if (derx_read_octet_bits(&cert, &c->signature) != SELLO_OK ||
-        !der_at_end(&cert))
+        !sello_der_at_end(&cert))
         return "malformed certificate signatureValue";
     return NULL;
 }
@@ -289,7 +289,7 @@ const char *x509_pubkey_get(const x509_cert *c, x509_pubkey *pk)
 {
     br_x509_decoder_context dc;
     br_x509_decoder_init(&dc, NULL, NULL);
-    br_x509_decoder_push(&dc, c->whole.p, der_remaining(&c->whole));
+    br_x509_decoder_push(&dc, c->whole.p, sello_der_remaining(&c->whole));
     const br_x509_pkey *k = br_x509_decoder_get_pkey(&dc);
     if (!k)
         return "certificate public key not supported (RSA or EC P-256, "
@@ -353,18 +353,18 @@ typedef struct {
 } sigalg_entry;
 
 static const sigalg_entry sigalgs[] = {
-    {OID_RSA_SHA256, OID_RSA_SHA256_LEN, BR_KEYTYPE_RSA, SELLO_HASH_SHA256},
-    {OID_RSA_SHA384, OID_RSA_SHA384_LEN, BR_KEYTYPE_RSA, SELLO_HASH_SHA384},
-    {OID_RSA_SHA512, OID_RSA_SHA512_LEN, BR_KEYTYPE_RSA, SELLO_HASH_SHA512},
+    {SELLO_OID_RSA_SHA256, SELLO_OID_RSA_SHA256_LEN, BR_KEYTYPE_RSA, SELLO_HASH_SHA256},
+    {SELLO_OID_RSA_SHA384, SELLO_OID_RSA_SHA384_LEN, BR_KEYTYPE_RSA, SELLO_HASH_SHA384},
+    {SELLO_OID_RSA_SHA512, SELLO_OID_RSA_SHA512_LEN, BR_KEYTYPE_RSA, SELLO_HASH_SHA512},
     {OIDX_SHA224_RSA, OIDX_SHA224_RSA_LEN, BR_KEYTYPE_RSA, SELLO_HASH_SHA224},
     {OIDX_SHA1_RSA, OIDX_SHA1_RSA_LEN, BR_KEYTYPE_RSA, SELLO_HASH_SHA1},
-    {OID_ECDSA_SHA256, OID_ECDSA_SHA256_LEN, BR_KEYTYPE_EC, SELLO_HASH_SHA256},
-    {OID_ECDSA_SHA384, OID_ECDSA_SHA384_LEN, BR_KEYTYPE_EC, SELLO_HASH_SHA384},
-    {OID_ECDSA_SHA512, OID_ECDSA_SHA512_LEN, BR_KEYTYPE_EC, SELLO_HASH_SHA512},
+    {SELLO_OID_ECDSA_SHA256, SELLO_OID_ECDSA_SHA256_LEN, BR_KEYTYPE_EC, SELLO_HASH_SHA256},
+    {SELLO_OID_ECDSA_SHA384, SELLO_OID_ECDSA_SHA384_LEN, BR_KEYTYPE_EC, SELLO_HASH_SHA384},
+    {SELLO_OID_ECDSA_SHA512, SELLO_OID_ECDSA_SHA512_LEN, BR_KEYTYPE_EC, SELLO_HASH_SHA512},
     {OIDX_ECDSA_SHA224, OIDX_ECDSA_SHA224_LEN, BR_KEYTYPE_EC, SELLO_HASH_SHA224},
     {OIDX_ECDSA_SHA1, OIDX_ECDSA_SHA1_LEN, BR_KEYTYPE_EC, SELLO_HASH_SHA1},
-    {OID_RSA, OID_RSA_LEN, BR_KEYTYPE_RSA, 0},
-    {OID_EC_PUBLIC_KEY, OID_EC_PUBLIC_KEY_LEN, BR_KEYTYPE_EC, 0},
+    {SELLO_OID_RSA, SELLO_OID_RSA_LEN, BR_KEYTYPE_RSA, 0},
+    {SELLO_OID_EC_PUBLIC_KEY, SELLO_OID_EC_PUBLIC_KEY_LEN, BR_KEYTYPE_EC, 0},
 };
 
 const char *x509_sigalg_get(const derx_alg *alg, bool allow_bare,
@@ -372,7 +372,7 @@ const char *x509_sigalg_get(const derx_alg *alg, bool allow_bare,
 {
     for (size_t i = 0; i < sizeof sigalgs / sizeof sigalgs[0]; i++) {
         const sigalg_entry *e = &sigalgs[i];
-        if (!der_equal(&alg->oid, e->oid, e->oid_len))
+        if (!sello_der_equal(&alg->oid, e->oid, e->oid_len))
             continue;
         if (e->hash_id == 0 && !allow_bare)
             return "key algorithm used as a certificate signature algorithm";
@@ -387,7 +387,7 @@ const char *x509_sigalg_get(const derx_alg *alg, bool allow_bare,
         out->hash_id = e->hash_id;
         return NULL;
     }
-    if (der_equal(&alg->oid, OIDX_RSA_PSS, OIDX_RSA_PSS_LEN))
+    if (sello_der_equal(&alg->oid, OIDX_RSA_PSS, OIDX_RSA_PSS_LEN))
         return "RSASSA-PSS signatures are not supported";
     return "unknown signature algorithm";
 }
@@ -395,12 +395,12 @@ const char *x509_sigalg_get(const derx_alg *alg, bool allow_bare,
 /* ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }, both positive. */
 static bool ecdsa_sig_der_ok(const uint8_t *sig, size_t len)
 {
-    der_cur c = der_cur_init(sig, len), seq, r, s;
-    return der_read(&c, DER_SEQUENCE, &seq, NULL) == SELLO_OK &&
-           der_at_end(&c) && derx_read_uint_mag(&seq, &r) == SELLO_OK &&
-           derx_read_uint_mag(&seq, &s) == SELLO_OK && der_at_end(&seq) &&
-           !(der_remaining(&r) == 1 && r.p[0] == 0) &&
-           !(der_remaining(&s) == 1 && s.p[0] == 0);
+    sello_der_cur c = sello_der_cur_init(sig, len), seq, r, s;
+    return sello_der_read(&c, SELLO_DER_SEQUENCE, &seq, NULL) == SELLO_OK &&
+           sello_der_at_end(&c) && derx_read_uint_mag(&seq, &r) == SELLO_OK &&
+           derx_read_uint_mag(&seq, &s) == SELLO_OK && sello_der_at_end(&seq) &&
+           !(sello_der_remaining(&r) == 1 && r.p[0] == 0) &&
+           !(sello_der_remaining(&s) == 1 && s.p[0] == 0);
 }
 
 const char *x509_verify_signature(const x509_pubkey *pk, int key_type,
@@ -436,14 +436,14 @@ const char *x509_verify_signature(const x509_pubkey *pk, int key_type,
 
 bool x509_same(const x509_cert *a, const x509_cert *b)
 {
-    return der_remaining(&a->whole) == der_remaining(&b->whole) &&
-           memcmp(a->whole.p, b->whole.p, der_remaining(&a->whole)) == 0;
+    return sello_der_remaining(&a->whole) == sello_der_remaining(&b->whole) &&
+           memcmp(a->whole.p, b->whole.p, sello_der_remaining(&a->whole)) == 0;
 }
 
-static bool names_equal(const der_cur *a, const der_cur *b)
+static bool names_equal(const sello_der_cur *a, const sello_der_cur *b)
 {
-    return der_remaining(a) == der_remaining(b) &&
-           memcmp(a->p, b->p, der_remaining(a)) == 0;
+    return sello_der_remaining(a) == sello_der_remaining(b) &&
+           memcmp(a->p, b->p, sello_der_remaining(a)) == 0;
 }
 
 const char *x509_check_issued(const x509_cert *child, const x509_cert *issuer)
@@ -463,10 +463,10 @@ const char *x509_check_issued(const x509_cert *child, const x509_cert *issuer)
     if ((why = x509_pubkey_get(issuer, &pk)))
         return why;
     uint8_t digest[SELLO_HASH_MAX_LEN];
-    sello_hash(h, child->tbs.p, der_remaining(&child->tbs), digest);
+    sello_hash(h, child->tbs.p, sello_der_remaining(&child->tbs), digest);
     return x509_verify_signature(&pk, alg.key_type, h, digest,
                                  child->signature.p,
-                                 der_remaining(&child->signature));
+                                 sello_der_remaining(&child->signature));
 }
 
 /* The checks every CA certificate on a path must pass; NULL when it does. */

@@ -37,17 +37,17 @@ enum {
  * All cursors point into the caller's buffer, which must outlive this.
  */
 typedef struct {
-    der_cur whole;        /* the complete certificate */
-    der_cur tbs;          /* tbsCertificate, whole element */
+    sello_der_cur whole;        /* the complete certificate */
+    sello_der_cur tbs;          /* tbsCertificate, whole element */
     unsigned version;     /* 1..3 */
-    der_cur serial;       /* INTEGER content octets as encoded */
+    sello_der_cur serial;       /* INTEGER content octets as encoded */
     derx_alg tbs_sig_alg; /* tbsCertificate.signature */
-    der_cur issuer;       /* Name, whole element */
-    der_cur subject;      /* Name, whole element */
+    sello_der_cur issuer;       /* Name, whole element */
+    sello_der_cur subject;      /* Name, whole element */
     derx_time not_before, not_after;
-    der_cur spki;         /* SubjectPublicKeyInfo, whole element */
+    sello_der_cur spki;         /* SubjectPublicKeyInfo, whole element */
     derx_alg sig_alg;     /* Certificate.signatureAlgorithm */
-    der_cur signature;    /* signatureValue octets */
+    sello_der_cur signature;    /* signatureValue octets */
 
     /* Extensions the verifier interprets. */
     bool has_eku, eku_critical;
@@ -56,9 +56,9 @@ typedef struct {
     uint32_t key_usage;         /* X509_KU_* */
     bool is_ca;                 /* basicConstraints cA TRUE */
     bool has_ski;
-    der_cur ski;                /* keyIdentifier octets */
+    sello_der_cur ski;                /* keyIdentifier octets */
     bool has_san;
-    der_cur san;                /* GeneralNames content */
+    sello_der_cur san;                /* GeneralNames content */
     bool has_pkup;              /* privateKeyUsagePeriod */
     bool pkup_has_not_before, pkup_has_not_after;
     derx_time pkup_not_before, pkup_not_after;

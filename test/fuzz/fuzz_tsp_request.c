@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: tsp_decode_request over any bytes, under four unit
+ * libFuzzer target: sello_tsp_decode_request over any bytes, under four unit
  * configurations. Accepted requests must point inside the input and are
  * issued as tokens (P-256 golden unit), which must parse and echo the
  * request; refused ones must carry a known failInfo and encode as a
@@ -28,7 +28,7 @@ static sello_key key;
 static uint8_t spki[SELLO_SPKI_MAX];
 static size_t spki_len;
 static sello_signer signers[4];
-static uint8_t scratch[TOKEN_SCRATCH_SIZE];
+static uint8_t scratch[SELLO_TOKEN_SCRATCH_SIZE];
 static uint8_t out[SELLO_PAYLOAD_MAX];
 static bool have_signer;
 
@@ -70,10 +70,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     must(priv && cert && ca, "test data (golden/)");
     must(sello_key_import_private(&key, SELLO_KEY_P256, priv, klen) == SELLO_OK,
          "key");
-    der_writer w;
-    derw_init(&w, spki, sizeof spki);
+    sello_der_writer w;
+    sello_derw_init(&w, spki, sizeof spki);
     sello_key_write_spki(&key, &w);
-    must(derw_to_front(&w, &spki_len), "spki");
+    must(sello_derw_to_front(&w, &spki_len), "spki");
     uint8_t *both = malloc(clen + alen);
     memcpy(both, cert, clen);
     memcpy(both + clen, ca, alen);
@@ -90,7 +90,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static bool inside(const der_cur *c, const uint8_t *data, size_t size)
+static bool inside(const sello_der_cur *c, const uint8_t *data, size_t size)
 {
     return c->p >= data && c->p <= c->end && c->end <= data + size;
 }
@@ -98,16 +98,16 @@ static bool inside(const der_cur *c, const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     for (int i = 0; i < 4; i++) {
-        tsp_request req;
-        tsp_verdict v = tsp_decode_request(data, size, &cfgs[i], &req);
+        sello_tsp_request req;
+        sello_tsp_verdict v = sello_tsp_decode_request(data, size, &cfgs[i], &req);
         if (!v.accepted) {
-            if (!v.why || (v.malformed && v.fail != TSP_FAIL_BAD_DATA_FORMAT))
+            if (!v.why || (v.malformed && v.fail != SELLO_TSP_FAIL_BAD_DATA_FORMAT))
                 abort();
-            if (v.fail != TSP_FAIL_BAD_ALG && v.fail != TSP_FAIL_BAD_DATA_FORMAT &&
-                v.fail != TSP_FAIL_UNACCEPTED_POLICY &&
-                v.fail != TSP_FAIL_UNACCEPTED_EXTENSION)
+            if (v.fail != SELLO_TSP_FAIL_BAD_ALG && v.fail != SELLO_TSP_FAIL_BAD_DATA_FORMAT &&
+                v.fail != SELLO_TSP_FAIL_UNACCEPTED_POLICY &&
+                v.fail != SELLO_TSP_FAIL_UNACCEPTED_EXTENSION)
                 abort();
-            size_t n = token_write_rejection(v.fail, v.why, out, 256);
+            size_t n = sello_token_write_rejection(v.fail, v.why, out, 256);
             fx_tsr t = fx_parse_tsr(out, n);
             if (!t.ok || t.status != 2 || t.fail_bit != (int)v.fail)
                 abort();
@@ -115,26 +115,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (v.malformed || !inside(&req.imprint, data, size) ||
             (req.has_nonce && (!inside(&req.nonce, data, size) ||
-                               der_remaining(&req.nonce) > TSP_NONCE_MAX ||
-                               der_remaining(&req.nonce) == 0)))
+                               sello_der_remaining(&req.nonce) > SELLO_TSP_NONCE_MAX ||
+                               sello_der_remaining(&req.nonce) == 0)))
             abort();
         if (!have_signer)
             continue;
-        token_issuer t = { &cfgs[i], &signers[i], &key,
+        sello_token_issuer t = { &cfgs[i], &signers[i], &key,
                            sello_key_sig_hash(&key, cfgs[i].sig_hash), scratch };
         uint8_t serial[12];
         sello_serial_magnitude((uint32_t)size, size * 977u, serial);
         size_t len;
-        if (token_write_granted(&t, &req, serial, 1735787045123ull, out,
+        if (sello_token_write_granted(&t, &req, serial, 1735787045123ull, out,
                                 sizeof out, &len) != SELLO_OK)
             abort();
         fx_tsr tsr = fx_parse_tsr(out, len);
         if (!tsr.ok || tsr.status != 0 || !tsr.has_token ||
-            tsr.imprint_len != der_remaining(&req.imprint) ||
+            tsr.imprint_len != sello_der_remaining(&req.imprint) ||
             memcmp(tsr.imprint, req.imprint.p, tsr.imprint_len) != 0 ||
             tsr.has_certs != req.cert_req || (tsr.nonce != NULL) != req.has_nonce ||
             (req.has_nonce &&
-             (tsr.nonce_len != der_remaining(&req.nonce) ||
+             (tsr.nonce_len != sello_der_remaining(&req.nonce) ||
               memcmp(tsr.nonce, req.nonce.p, tsr.nonce_len) != 0)))
             abort();
     }

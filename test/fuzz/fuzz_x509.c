@@ -42,23 +42,23 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     static sello_key key;
     if (!priv || sello_key_import_private(&key, SELLO_KEY_P256, priv, klen))
         abort();
-    der_writer w;
-    derw_init(&w, spki, sizeof spki);
+    sello_der_writer w;
+    sello_derw_init(&w, spki, sizeof spki);
     sello_key_write_spki(&key, &w);
-    if (!derw_to_front(&w, &spki_len))
+    if (!sello_derw_to_front(&w, &spki_len))
         abort();
     free(priv);
     return 0;
 }
 
-static bool inside(const der_cur *c, const uint8_t *data, size_t size)
+static bool inside(const sello_der_cur *c, const uint8_t *data, size_t size)
 {
     return c->p >= data && c->p <= c->end && c->end <= data + size;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    der_cur c = der_cur_init(data, size);
+    sello_der_cur c = sello_der_cur_init(data, size);
     sello_x509 x, y;
     if (sello_x509_parse(&c, &x) == SELLO_OK) {
         if (!inside(&x.whole, data, size) || !inside(&x.tbs, data, size) ||

@@ -50,11 +50,11 @@ sello_status fx_provision(const uint8_t *cfg_tlv, size_t cfg_len,
     SELLO_TRY(sello_unit_config_parse(&cfg, cfg_tlv, cfg_len, &why));
     SELLO_TRY(sello_key_import_private(&key, key_type, priv, priv_len));
     cfg.key_type = key_type;
-    der_writer w;
-    derw_init(&w, pub, sizeof pub);
+    sello_der_writer w;
+    sello_derw_init(&w, pub, sizeof pub);
     sello_key_write_spki(&key, &w);
     size_t n;
-    if (!derw_to_front(&w, &n))
+    if (!sello_derw_to_front(&w, &n))
         return SELLO_ERR_SPACE;
     br_hmac_drbg_context drbg;
     br_hmac_drbg_init(&drbg, &br_sha256_vtable, "sello fixture", 13);

@@ -1,6 +1,6 @@
 /*
  * The strict DER reader against the vectors in test/data/der/vectors.txt
- * (one named test per vector: "der_vec_L<line>_<func>_<verdict>: <why>"),
+ * (one named test per vector: "sello_der_vec_L<line>_<func>_<verdict>: <why>"),
  * and the backward writer against hand-computed encodings.
  */
 #include <stdio.h>
@@ -23,7 +23,7 @@ typedef struct {
     unsigned long long value;
     char why[160];
     char name[256];
-} der_vector;
+} sello_der_vector;
 
 /* Expands "HEX HEX XX*N ..." into out; (size_t)-1 on error. */
 static size_t expand_hex(const char *s, uint8_t *out, size_t cap)
@@ -59,7 +59,7 @@ static size_t expand_hex(const char *s, uint8_t *out, size_t cap)
     return n;
 }
 
-static der_vector *vectors;
+static sello_der_vector *vectors;
 static size_t nvectors;
 static bool vectors_ok;
 
@@ -73,7 +73,7 @@ static void load_vectors(void)
     static uint8_t buf[70000];
     vectors_ok = true;
     for (size_t i = 0; i < n; i++) {
-        der_vector *v = &vectors[nvectors];
+        sello_der_vector *v = &vectors[nvectors];
         char *text = lines[i].text;
         char *hash = strchr(text, '#');
         if (hash) {
@@ -106,7 +106,7 @@ static void load_vectors(void)
         v->len = len;
         v->der = malloc(len ? len : 1);
         memcpy(v->der, buf, len);
-        snprintf(v->name, sizeof v->name, "der_vec_L%03u_%s_%s: %s", v->lineno,
+        snprintf(v->name, sizeof v->name, "sello_der_vec_L%03u_%s_%s: %s", v->lineno,
                  v->func, verdict, v->why);
         nvectors++;
     }
@@ -115,15 +115,15 @@ static void load_vectors(void)
 
 /* Applies the vector's function to a cursor over p[0..len); true when it
  * succeeded in the vector's sense. On failure the cursor must not move. */
-static bool apply(const der_vector *v, const uint8_t *p, size_t len,
+static bool apply(const sello_der_vector *v, const uint8_t *p, size_t len,
                   bool check_value)
 {
-    der_cur c = der_cur_init(p, len), before = c, content, whole;
+    sello_der_cur c = sello_der_cur_init(p, len), before = c, content, whole;
     sello_status st;
     bool at_end_required = true;
     if (strcmp(v->func, "read") == 0) {
         uint8_t tag;
-        st = der_read_any(&c, &tag, &content, &whole);
+        st = sello_der_read_any(&c, &tag, &content, &whole);
         at_end_required = false;
         if (st == SELLO_OK) {
             /* whole covers tag, length and content, content lies inside */
@@ -135,21 +135,21 @@ static bool apply(const der_vector *v, const uint8_t *p, size_t len,
         }
     } else if (strcmp(v->func, "single") == 0) {
         uint8_t tag;
-        st = der_read_any(&c, &tag, &content, &whole);
+        st = sello_der_read_any(&c, &tag, &content, &whole);
     } else if (strcmp(v->func, "integer") == 0) {
-        st = der_read_integer(&c, &content);
+        st = sello_der_read_integer(&c, &content);
     } else if (strcmp(v->func, "u32") == 0) {
         uint32_t x = 0;
-        st = der_read_u32(&c, &x);
+        st = sello_der_read_u32(&c, &x);
         if (st == SELLO_OK && check_value && v->has_value)
             assert_int_equal(x, v->value);
     } else if (strcmp(v->func, "bool") == 0) {
         bool x = false;
-        st = der_read_bool(&c, &x);
+        st = sello_der_read_bool(&c, &x);
         if (st == SELLO_OK && check_value && v->has_value)
             assert_int_equal(x, v->value != 0);
     } else if (strcmp(v->func, "oid") == 0) {
-        st = der_read_oid(&c, &content);
+        st = sello_der_read_oid(&c, &content);
     } else {
         print_error("unknown vector function %s\n", v->func);
         fail();
@@ -163,12 +163,12 @@ static bool apply(const der_vector *v, const uint8_t *p, size_t len,
         return false;
     }
     assert_true(c.p <= c.end);
-    return !at_end_required || der_at_end(&c);
+    return !at_end_required || sello_der_at_end(&c);
 }
 
 static void test_vector(void **state)
 {
-    const der_vector *v = *state;
+    const sello_der_vector *v = *state;
     /* An exact-size heap copy: any over-read trips AddressSanitizer. */
     uint8_t *p = malloc(v->len ? v->len : 1);
     memcpy(p, v->der, v->len);
@@ -216,47 +216,47 @@ static void test_peek_and_optional(void **state)
 {
     (void)state;
     static const uint8_t in[] = { 0x02, 0x01, 0x05, 0xa0, 0x00 };
-    der_cur c = der_cur_init(in, sizeof in), content, whole;
+    sello_der_cur c = sello_der_cur_init(in, sizeof in), content, whole;
     bool present = true;
-    assert_int_equal(der_peek_tag(&c), 0x02);
-    assert_int_equal(der_read_optional(&c, DER_BOOLEAN, &content, NULL,
+    assert_int_equal(sello_der_peek_tag(&c), 0x02);
+    assert_int_equal(sello_der_read_optional(&c, SELLO_DER_BOOLEAN, &content, NULL,
                                        &present), SELLO_OK);
     assert_false(present);
     assert_ptr_equal(c.p, in);
-    /* der_read with the wrong tag fails and does not move */
-    assert_int_equal(der_read(&c, DER_OCTET_STRING, &content, NULL),
+    /* sello_der_read with the wrong tag fails and does not move */
+    assert_int_equal(sello_der_read(&c, SELLO_DER_OCTET_STRING, &content, NULL),
                      SELLO_ERR_DER);
     assert_ptr_equal(c.p, in);
-    assert_int_equal(der_read_optional(&c, DER_INTEGER, &content, &whole,
+    assert_int_equal(sello_der_read_optional(&c, SELLO_DER_INTEGER, &content, &whole,
                                        &present), SELLO_OK);
     assert_true(present);
     assert_ptr_equal(whole.p, in);
     assert_ptr_equal(whole.end, in + 3);
-    assert_int_equal(der_remaining(&content), 1);
+    assert_int_equal(sello_der_remaining(&content), 1);
     assert_int_equal(content.p[0], 5);
-    assert_int_equal(der_read(&c, DER_CONTEXT_CONS(0), &content, NULL),
+    assert_int_equal(sello_der_read(&c, SELLO_DER_CONTEXT_CONS(0), &content, NULL),
                      SELLO_OK);
-    assert_true(der_at_end(&content));
-    assert_true(der_at_end(&c));
-    assert_int_equal(der_peek_tag(&c), -1);
+    assert_true(sello_der_at_end(&content));
+    assert_true(sello_der_at_end(&c));
+    assert_int_equal(sello_der_peek_tag(&c), -1);
     /* an optional element that is present but malformed is an error */
     static const uint8_t bad[] = { 0x01, 0x01, 0x01 };
-    c = der_cur_init(bad, sizeof bad);
+    c = sello_der_cur_init(bad, sizeof bad);
     bool flag;
-    assert_int_equal(der_read_optional(&c, DER_BOOLEAN, &content, NULL,
+    assert_int_equal(sello_der_read_optional(&c, SELLO_DER_BOOLEAN, &content, NULL,
                                        &present), SELLO_OK);
-    assert_int_equal(der_read_bool(&c, &flag), SELLO_ERR_DER);
+    assert_int_equal(sello_der_read_bool(&c, &flag), SELLO_ERR_DER);
 }
 
 static void test_equal(void **state)
 {
     (void)state;
     static const uint8_t oid[] = { 0x55, 0x1d, 0x25 };
-    der_cur c = der_cur_init(oid, sizeof oid);
-    assert_true(der_equal(&c, oid, sizeof oid));
-    assert_false(der_equal(&c, oid, 2));
+    sello_der_cur c = sello_der_cur_init(oid, sizeof oid);
+    assert_true(sello_der_equal(&c, oid, sizeof oid));
+    assert_false(sello_der_equal(&c, oid, 2));
     static const uint8_t other[] = { 0x55, 0x1d, 0x26 };
-    assert_false(der_equal(&c, other, sizeof other));
+    assert_false(sello_der_equal(&c, other, sizeof other));
 }
 
 /* Reading into a sub-cursor never escapes the parent: an inner element
@@ -267,9 +267,9 @@ static void test_nested_bounds(void **state)
     (void)state;
     static const uint8_t in[] = { 0x30, 0x03, 0x04, 0x05, 0xaa, 0xbb, 0xcc,
                                   0xdd, 0xee };
-    der_cur c = der_cur_init(in, sizeof in), seq, content;
-    assert_int_equal(der_read(&c, DER_SEQUENCE, &seq, NULL), SELLO_OK);
-    assert_int_equal(der_read(&seq, DER_OCTET_STRING, &content, NULL),
+    sello_der_cur c = sello_der_cur_init(in, sizeof in), seq, content;
+    assert_int_equal(sello_der_read(&c, SELLO_DER_SEQUENCE, &seq, NULL), SELLO_OK);
+    assert_int_equal(sello_der_read(&seq, SELLO_DER_OCTET_STRING, &content, NULL),
                      SELLO_ERR_DER);
 }
 
@@ -278,11 +278,11 @@ static void test_nested_bounds(void **state)
 static void check_header(size_t len, const uint8_t *expect, size_t expect_len)
 {
     uint8_t buf[8];
-    der_writer w;
-    derw_init(&w, buf, sizeof buf);
-    derw_header(&w, DER_OCTET_STRING, len);
-    assert_true(derw_ok(&w));
-    assert_bytes_equal(w.p, derw_len(&w), expect, expect_len);
+    sello_der_writer w;
+    sello_derw_init(&w, buf, sizeof buf);
+    sello_derw_header(&w, SELLO_DER_OCTET_STRING, len);
+    assert_true(sello_derw_ok(&w));
+    assert_bytes_equal(w.p, sello_derw_len(&w), expect, expect_len);
 }
 
 static void test_writer_header_forms(void **state)
@@ -298,10 +298,10 @@ static void test_writer_header_forms(void **state)
     check_header(0xffffff, (const uint8_t *)"\x04\x83\xff\xff\xff", 5);
     /* 2^24 and beyond cannot be written (nor read) */
     uint8_t buf[8];
-    der_writer w;
-    derw_init(&w, buf, sizeof buf);
-    derw_header(&w, DER_OCTET_STRING, 0x1000000);
-    assert_false(derw_ok(&w));
+    sello_der_writer w;
+    sello_derw_init(&w, buf, sizeof buf);
+    sello_derw_header(&w, SELLO_DER_OCTET_STRING, 0x1000000);
+    assert_false(sello_derw_ok(&w));
 }
 
 /* What the writer emits, the strict reader accepts, for every length
@@ -315,15 +315,15 @@ static void test_writer_reader_roundtrip(void **state)
     uint8_t *buf = malloc(cap), *content = malloc(0x10001);
     memset(content, 0x5a, 0x10001);
     for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
-        der_writer w;
-        derw_init(&w, buf, cap);
-        derw_prim(&w, DER_OCTET_STRING, content, lens[i]);
+        sello_der_writer w;
+        sello_derw_init(&w, buf, cap);
+        sello_derw_prim(&w, SELLO_DER_OCTET_STRING, content, lens[i]);
         size_t len;
-        assert_true(derw_to_front(&w, &len));
-        der_cur c = der_cur_init(buf, len), got;
-        assert_int_equal(der_read(&c, DER_OCTET_STRING, &got, NULL), SELLO_OK);
-        assert_true(der_at_end(&c));
-        assert_int_equal(der_remaining(&got), lens[i]);
+        assert_true(sello_derw_to_front(&w, &len));
+        sello_der_cur c = sello_der_cur_init(buf, len), got;
+        assert_int_equal(sello_der_read(&c, SELLO_DER_OCTET_STRING, &got, NULL), SELLO_OK);
+        assert_true(sello_der_at_end(&c));
+        assert_int_equal(sello_der_remaining(&got), lens[i]);
     }
     free(buf);
     free(content);
@@ -333,15 +333,15 @@ static void check_uint(const uint8_t *mag, size_t len, const char *expect_hex)
 {
     uint8_t buf[32], expect[32];
     size_t n = tu_hex(expect_hex, expect, sizeof expect);
-    der_writer w;
-    derw_init(&w, buf, sizeof buf);
-    derw_uint(&w, mag, len);
-    assert_true(derw_ok(&w));
-    assert_bytes_equal(w.p, derw_len(&w), expect, n);
+    sello_der_writer w;
+    sello_derw_init(&w, buf, sizeof buf);
+    sello_derw_uint(&w, mag, len);
+    assert_true(sello_derw_ok(&w));
+    assert_bytes_equal(w.p, sello_derw_len(&w), expect, n);
     /* and the strict reader accepts it */
-    der_cur c = der_cur_init(w.p, derw_len(&w)), content;
-    assert_int_equal(der_read_integer(&c, &content), SELLO_OK);
-    assert_true(der_at_end(&c));
+    sello_der_cur c = sello_der_cur_init(w.p, sello_derw_len(&w)), content;
+    assert_int_equal(sello_der_read_integer(&c, &content), SELLO_OK);
+    assert_true(sello_der_at_end(&c));
 }
 
 static void test_writer_uint(void **state)
@@ -367,11 +367,11 @@ static void check_u64(uint64_t v, const char *expect_hex)
 {
     uint8_t buf[16], expect[16];
     size_t n = tu_hex(expect_hex, expect, sizeof expect);
-    der_writer w;
-    derw_init(&w, buf, sizeof buf);
-    derw_u64(&w, v);
-    assert_true(derw_ok(&w));
-    assert_bytes_equal(w.p, derw_len(&w), expect, n);
+    sello_der_writer w;
+    sello_derw_init(&w, buf, sizeof buf);
+    sello_derw_u64(&w, v);
+    assert_true(sello_derw_ok(&w));
+    assert_bytes_equal(w.p, sello_derw_len(&w), expect, n);
 }
 
 static void test_writer_u64(void **state)
@@ -391,22 +391,22 @@ static void test_writer_nested(void **state)
 {
     (void)state;
     uint8_t buf[32];
-    der_writer w;
-    derw_init(&w, buf, sizeof buf);
-    const uint8_t *seq = derw_mark(&w);
-    derw_prim(&w, DER_NULL, "", 0);
-    derw_u64(&w, 1);
-    derw_wrap(&w, seq, DER_SEQUENCE);
-    assert_bytes_equal(w.p, derw_len(&w), "\x30\x05\x02\x01\x01\x05\x00", 7);
+    sello_der_writer w;
+    sello_derw_init(&w, buf, sizeof buf);
+    const uint8_t *seq = sello_derw_mark(&w);
+    sello_derw_prim(&w, SELLO_DER_NULL, "", 0);
+    sello_derw_u64(&w, 1);
+    sello_derw_wrap(&w, seq, SELLO_DER_SEQUENCE);
+    assert_bytes_equal(w.p, sello_derw_len(&w), "\x30\x05\x02\x01\x01\x05\x00", 7);
 
-    derw_init(&w, buf, sizeof buf);
-    derw_bits(&w, "\xaa\xbb", 2);
-    assert_bytes_equal(w.p, derw_len(&w), "\x03\x03\x00\xaa\xbb", 5);
+    sello_derw_init(&w, buf, sizeof buf);
+    sello_derw_bits(&w, "\xaa\xbb", 2);
+    assert_bytes_equal(w.p, sello_derw_len(&w), "\x03\x03\x00\xaa\xbb", 5);
 
-    derw_init(&w, buf, sizeof buf);
-    derw_u64(&w, 500);
-    derw_retag(&w, DER_CONTEXT(0));
-    assert_bytes_equal(w.p, derw_len(&w), "\x80\x02\x01\xf4", 4);
+    sello_derw_init(&w, buf, sizeof buf);
+    sello_derw_u64(&w, 500);
+    sello_derw_retag(&w, SELLO_DER_CONTEXT(0));
+    assert_bytes_equal(w.p, sello_derw_len(&w), "\x80\x02\x01\xf4", 4);
 }
 
 /* Sticky overflow: after the first element that does not fit, nothing is
@@ -417,41 +417,41 @@ static void test_writer_sticky_overflow(void **state)
     (void)state;
     uint8_t buf[8];
     memset(buf, 0xee, sizeof buf);
-    der_writer w;
-    derw_init(&w, buf, sizeof buf);
-    derw_prim(&w, DER_OCTET_STRING, "\x01\x02\x03", 3); /* 5 octets: fits */
-    assert_true(derw_ok(&w));
-    const uint8_t *after_first = derw_mark(&w);
-    derw_prim(&w, DER_OCTET_STRING, "\x01\x02\x03\x04", 4); /* needs 6 */
-    assert_false(derw_ok(&w));
-    assert_ptr_equal(derw_mark(&w), after_first);
-    derw_raw(&w, "\x01", 1); /* would fit, but the writer is dead */
-    derw_header(&w, DER_SEQUENCE, 0);
-    derw_u64(&w, 0);
-    derw_retag(&w, 0x80);
-    assert_ptr_equal(derw_mark(&w), after_first);
-    assert_false(derw_ok(&w));
+    sello_der_writer w;
+    sello_derw_init(&w, buf, sizeof buf);
+    sello_derw_prim(&w, SELLO_DER_OCTET_STRING, "\x01\x02\x03", 3); /* 5 octets: fits */
+    assert_true(sello_derw_ok(&w));
+    const uint8_t *after_first = sello_derw_mark(&w);
+    sello_derw_prim(&w, SELLO_DER_OCTET_STRING, "\x01\x02\x03\x04", 4); /* needs 6 */
+    assert_false(sello_derw_ok(&w));
+    assert_ptr_equal(sello_derw_mark(&w), after_first);
+    sello_derw_raw(&w, "\x01", 1); /* would fit, but the writer is dead */
+    sello_derw_header(&w, SELLO_DER_SEQUENCE, 0);
+    sello_derw_u64(&w, 0);
+    sello_derw_retag(&w, 0x80);
+    assert_ptr_equal(sello_derw_mark(&w), after_first);
+    assert_false(sello_derw_ok(&w));
     /* the octets before the output were never touched */
     for (size_t i = 0; i < 3; i++)
         assert_int_equal(buf[i], 0xee);
     size_t len = 12345;
-    assert_false(derw_to_front(&w, &len));
+    assert_false(sello_derw_to_front(&w, &len));
     assert_int_equal(len, 12345);
     assert_int_equal(buf[0], 0xee);
 
     /* content that fits but a header that does not: still one failure */
-    derw_init(&w, buf, 4);
-    derw_prim(&w, DER_OCTET_STRING, "\x01\x02\x03", 3);
-    assert_false(derw_ok(&w));
-    assert_false(derw_to_front(&w, &len));
+    sello_derw_init(&w, buf, 4);
+    sello_derw_prim(&w, SELLO_DER_OCTET_STRING, "\x01\x02\x03", 3);
+    assert_false(sello_derw_ok(&w));
+    assert_false(sello_derw_to_front(&w, &len));
     /* a header alone can overflow too */
-    derw_init(&w, buf, 1);
-    derw_header(&w, DER_SEQUENCE, 0);
-    assert_false(derw_ok(&w));
+    sello_derw_init(&w, buf, 1);
+    sello_derw_header(&w, SELLO_DER_SEQUENCE, 0);
+    assert_false(sello_derw_ok(&w));
     /* and so can the sign octet of an INTEGER */
-    derw_init(&w, buf, 3);
-    derw_uint(&w, (const uint8_t *)"\x80", 1);
-    assert_false(derw_ok(&w));
+    sello_derw_init(&w, buf, 3);
+    sello_derw_uint(&w, (const uint8_t *)"\x80", 1);
+    assert_false(sello_derw_ok(&w));
 }
 
 static void test_writer_to_front(void **state)
@@ -459,21 +459,21 @@ static void test_writer_to_front(void **state)
     (void)state;
     uint8_t buf[16];
     memset(buf, 0xee, sizeof buf);
-    der_writer w;
-    derw_init(&w, buf, sizeof buf);
-    derw_prim(&w, DER_OCTET_STRING, "\x01\x02\x03", 3);
+    sello_der_writer w;
+    sello_derw_init(&w, buf, sizeof buf);
+    sello_derw_prim(&w, SELLO_DER_OCTET_STRING, "\x01\x02\x03", 3);
     size_t len = 0;
-    assert_true(derw_to_front(&w, &len));
+    assert_true(sello_derw_to_front(&w, &len));
     assert_int_equal(len, 5);
     assert_bytes_equal(buf, len, "\x04\x03\x01\x02\x03", 5);
     /* an empty writer moves nothing */
-    derw_init(&w, buf, sizeof buf);
-    assert_true(derw_to_front(&w, &len));
+    sello_derw_init(&w, buf, sizeof buf);
+    assert_true(sello_derw_to_front(&w, &len));
     assert_int_equal(len, 0);
     /* exactly full */
-    derw_init(&w, buf, 5);
-    derw_prim(&w, DER_OCTET_STRING, "\x09\x08\x07", 3);
-    assert_true(derw_to_front(&w, &len));
+    sello_derw_init(&w, buf, 5);
+    sello_derw_prim(&w, SELLO_DER_OCTET_STRING, "\x09\x08\x07", 3);
+    assert_true(sello_derw_to_front(&w, &len));
     assert_bytes_equal(buf, len, "\x04\x03\x09\x08\x07", 5);
 }
 
@@ -481,8 +481,8 @@ static int order(const char *a_hex, const char *b_hex)
 {
     uint8_t a[32], b[32];
     size_t an = tu_hex(a_hex, a, sizeof a), bn = tu_hex(b_hex, b, sizeof b);
-    int r = der_set_order(a, an, b, bn);
-    int back = der_set_order(b, bn, a, an);
+    int r = sello_der_set_order(a, an, b, bn);
+    int back = sello_der_set_order(b, bn, a, an);
     /* antisymmetric */
     assert_true((r < 0 && back > 0) || (r > 0 && back < 0) ||
                 (r == 0 && back == 0));

@@ -31,8 +31,8 @@ typedef struct {
     uint8_t spki[SELLO_SPKI_MAX];
     size_t spki_len;
     sello_signer signer;
-    uint8_t scratch[TOKEN_SCRATCH_SIZE];
-    token_issuer issuer;
+    uint8_t scratch[SELLO_TOKEN_SCRATCH_SIZE];
+    sello_token_issuer issuer;
 } fixed_unit;
 
 static fixed_unit unit;
@@ -54,10 +54,10 @@ static void unit_build(const fx_tlv *cfg, uint8_t key_type,
     assert_int_equal(sello_key_import_private(&unit.key, key_type, priv, len),
                      SELLO_OK);
     free(priv);
-    der_writer w;
-    derw_init(&w, unit.spki, sizeof unit.spki);
+    sello_der_writer w;
+    sello_derw_init(&w, unit.spki, sizeof unit.spki);
     sello_key_write_spki(&unit.key, &w);
-    assert_true(derw_to_front(&w, &unit.spki_len));
+    assert_true(sello_derw_to_front(&w, &unit.spki_len));
 
     size_t clen, ilen = 0;
     uint8_t *cert = tu_load(cert_file, &clen), *iss = NULL;
@@ -85,22 +85,22 @@ static void unit_build(const fx_tlv *cfg, uint8_t key_type,
 }
 
 /* Decodes a request that must be accepted; *der stays owned by caller. */
-static void decode_ok(const uint8_t *der, size_t len, tsp_request *req)
+static void decode_ok(const uint8_t *der, size_t len, sello_tsp_request *req)
 {
-    tsp_verdict v = tsp_decode_request(der, len, &unit.cfg, req);
+    sello_tsp_verdict v = sello_tsp_decode_request(der, len, &unit.cfg, req);
     if (!v.accepted)
         print_error("request refused: %s\n", v.why);
     assert_true(v.accepted);
 }
 
-static size_t issue(const tsp_request *req, uint32_t instance,
+static size_t issue(const sello_tsp_request *req, uint32_t instance,
                     uint64_t counter, uint64_t gen_ms, uint8_t *out,
                     size_t cap)
 {
     uint8_t serial[12];
     sello_serial_magnitude(instance, counter, serial);
     size_t len = 0;
-    assert_int_equal(token_write_granted(&unit.issuer, req, serial, gen_ms,
+    assert_int_equal(sello_token_write_granted(&unit.issuer, req, serial, gen_ms,
                                          out, cap, &len), SELLO_OK);
     return len;
 }
@@ -170,7 +170,7 @@ static void test_golden(void **state)
 
     size_t req_len;
     uint8_t *req_der = tu_load(g->req_file, &req_len);
-    tsp_request req;
+    sello_tsp_request req;
     decode_ok(req_der, req_len, &req);
     static uint8_t out[SELLO_PAYLOAD_MAX];
     size_t len = issue(&req, g->instance, g->counter, g->gen_ms, out,
@@ -183,7 +183,7 @@ static void test_golden(void **state)
     assert_true(t.has_token);
     assert_string_equal(t.gen_time, g->expect_gentime);
     assert_bytes_equal(t.imprint, t.imprint_len, req.imprint.p,
-                       der_remaining(&req.imprint));
+                       sello_der_remaining(&req.imprint));
     assert_int_equal(t.has_certs, req.cert_req);
     assert_int_equal(t.has_tsa, unit.cfg.tsa_name);
     assert_int_equal(t.has_extensions, unit.cfg.qualified);
@@ -261,7 +261,7 @@ static void test_accuracy_forms(void **state)
         fx_tlv_init_subject(&cfg);
         sello_tlv_put_u32(&cfg.w, SELLO_INIT_ACCURACY_MS, cases[i].ms);
         p256_unit(&cfg);
-        tsp_request req;
+        sello_tsp_request req;
         decode_ok(req_der, req_len, &req);
         static uint8_t out[SELLO_PAYLOAD_MAX];
         size_t len = issue(&req, 0, 1, 1735787045000ull, out, sizeof out);
@@ -300,7 +300,7 @@ static void test_serial_forms(void **state)
     uint8_t req_der[64];
     size_t req_len;
     simple_request(req_der, &req_len);
-    tsp_request req;
+    sello_tsp_request req;
     decode_ok(req_der, req_len, &req);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         static uint8_t out[SELLO_PAYLOAD_MAX];
@@ -337,14 +337,14 @@ static void test_certificates_field(void **state)
         const uint8_t *p = unit.signer.certs + (body < 0x100 ? 3 : 4);
         /* DER order of a SET OF: compare the two encodings */
         bool tsu_first = !chain ||
-            der_set_order(tsu, tsu_len, ca, ca_len) < 0;
+            sello_der_set_order(tsu, tsu_len, ca, ca_len) < 0;
         if (tsu_first) {
             assert_memory_equal(p, tsu, tsu_len);
         } else {
             assert_memory_equal(p, ca, ca_len);
             assert_memory_equal(p + ca_len, tsu, tsu_len);
         }
-        tsp_request req;
+        sello_tsp_request req;
         decode_ok(req_der, req_len, &req);
         static uint8_t out[SELLO_PAYLOAD_MAX];
         size_t len = issue(&req, 0, 1, 1735787045000ull, out, sizeof out);
@@ -370,7 +370,7 @@ static void test_granted_space(void **state)
     uint8_t req_der[64];
     size_t req_len;
     simple_request(req_der, &req_len);
-    tsp_request req;
+    sello_tsp_request req;
     decode_ok(req_der, req_len, &req);
     static uint8_t out[SELLO_PAYLOAD_MAX];
     size_t full = issue(&req, 0, 1, 1735787045000ull, out, sizeof out);
@@ -378,7 +378,7 @@ static void test_granted_space(void **state)
     sello_serial_magnitude(0, 1, serial);
     size_t len;
     uint8_t *exact = malloc(full);
-    assert_int_equal(token_write_granted(&unit.issuer, &req, serial,
+    assert_int_equal(sello_token_write_granted(&unit.issuer, &req, serial,
                                          1735787045000ull, exact, full, &len),
                      SELLO_OK);
     assert_int_equal(len, full);
@@ -386,7 +386,7 @@ static void test_granted_space(void **state)
     free(exact);
     for (size_t cap = 0; cap < full; cap += (cap < 16 ? 1 : 97)) {
         uint8_t *small = malloc(cap ? cap : 1);
-        assert_int_equal(token_write_granted(&unit.issuer, &req, serial,
+        assert_int_equal(sello_token_write_granted(&unit.issuer, &req, serial,
                                              1735787045000ull, small, cap,
                                              &len),
                          SELLO_ERR_SPACE);
@@ -428,7 +428,7 @@ static void test_nonce_echo(void **state)
         der[0] = 0x30;
         der[1] = (uint8_t)b;
         memcpy(der + 2, body, b);
-        tsp_request req;
+        sello_tsp_request req;
         decode_ok(der, b + 2, &req);
         static uint8_t out[SELLO_PAYLOAD_MAX];
         size_t len = issue(&req, 0, 1, 1735787045000ull, out, sizeof out);
@@ -486,7 +486,7 @@ static void test_rejection(void **state)
 {
     const rejection_case *r = *state;
     uint8_t out[256];
-    size_t len = token_write_rejection((tsp_fail)r->bit, r->why, out,
+    size_t len = sello_token_write_rejection((sello_tsp_fail)r->bit, r->why, out,
                                        sizeof out);
     assert_bytes_equal(out, len, r->der, r->len);
     fx_tsr t = fx_parse_tsr(out, len);
@@ -509,17 +509,17 @@ static void test_rejection_sizes(void **state)
 {
     (void)state;
     uint8_t out[512];
-    size_t full = token_write_rejection(TSP_FAIL_SYSTEM_FAILURE, "abc", out,
+    size_t full = sello_token_write_rejection(SELLO_TSP_FAIL_SYSTEM_FAILURE, "abc", out,
                                         sizeof out);
     assert_true(full > 0);
     for (size_t cap = 0; cap < full; cap++) {
         uint8_t *p = malloc(cap ? cap : 1);
-        assert_int_equal(token_write_rejection(TSP_FAIL_SYSTEM_FAILURE, "abc",
+        assert_int_equal(sello_token_write_rejection(SELLO_TSP_FAIL_SYSTEM_FAILURE, "abc",
                                                p, cap), 0);
         free(p);
     }
     uint8_t *p = malloc(full);
-    assert_int_equal(token_write_rejection(TSP_FAIL_SYSTEM_FAILURE, "abc", p,
+    assert_int_equal(sello_token_write_rejection(SELLO_TSP_FAIL_SYSTEM_FAILURE, "abc", p,
                                            full), full);
     assert_memory_equal(p, out, full);
     free(p);
@@ -527,7 +527,7 @@ static void test_rejection_sizes(void **state)
     char why[201];
     memset(why, 'w', 200);
     why[200] = 0;
-    size_t len = token_write_rejection(TSP_FAIL_BAD_ALG, why, out, sizeof out);
+    size_t len = sello_token_write_rejection(SELLO_TSP_FAIL_BAD_ALG, why, out, sizeof out);
     /* 30 81 d8 { 30 81 d5 { 02 01 02, 30 81 cb { 0c 81 c8 w*200 },
      *                       03 02 07 80 } } */
     assert_int_equal(len, 3 + 3 + 3 + 3 + 3 + 200 + 4);

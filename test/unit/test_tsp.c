@@ -1,5 +1,5 @@
 /*
- * TimeStampReq decoding and policy (tsp_decode_request) against the
+ * TimeStampReq decoding and policy (sello_tsp_decode_request) against the
  * vectors in test/data/tsp/requests.txt, one named test per vector
  * ("tsp_<name>"); the vectors say which configuration, which verdict
  * (accepted, malformed, or the failInfo bit) and, for accepted requests,
@@ -110,11 +110,11 @@ static int fail_bit_of(const char *expect)
         const char *name;
         int bit;
     } map[] = {
-        { "malformed", TSP_FAIL_BAD_DATA_FORMAT },
-        { "badAlg", TSP_FAIL_BAD_ALG },
-        { "badDataFormat", TSP_FAIL_BAD_DATA_FORMAT },
-        { "unacceptedPolicy", TSP_FAIL_UNACCEPTED_POLICY },
-        { "unacceptedExtension", TSP_FAIL_UNACCEPTED_EXTENSION },
+        { "malformed", SELLO_TSP_FAIL_BAD_DATA_FORMAT },
+        { "badAlg", SELLO_TSP_FAIL_BAD_ALG },
+        { "badDataFormat", SELLO_TSP_FAIL_BAD_DATA_FORMAT },
+        { "unacceptedPolicy", SELLO_TSP_FAIL_UNACCEPTED_POLICY },
+        { "unacceptedExtension", SELLO_TSP_FAIL_UNACCEPTED_EXTENSION },
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(expect, map[i].name) == 0)
@@ -149,9 +149,9 @@ static void test_vector(void **state)
     /* exact-size copy so that any over-read is caught */
     uint8_t *der = malloc(v->len ? v->len : 1);
     memcpy(der, v->der, v->len);
-    tsp_request req;
+    sello_tsp_request req;
     memset(&req, 0xa5, sizeof req);
-    tsp_verdict verdict = tsp_decode_request(der, v->len, &cfg, &req);
+    sello_tsp_verdict verdict = sello_tsp_decode_request(der, v->len, &cfg, &req);
 
     if (strcmp(v->expect, "accept") == 0) {
         if (!verdict.accepted)
@@ -165,7 +165,7 @@ static void test_vector(void **state)
         uint8_t want[300];
         assert_true(check_value(v->checks, "imprint", buf, sizeof buf));
         size_t n = tu_hex(buf, want, sizeof want);
-        assert_bytes_equal(req.imprint.p, der_remaining(&req.imprint), want, n);
+        assert_bytes_equal(req.imprint.p, sello_der_remaining(&req.imprint), want, n);
         assert_true(check_value(v->checks, "certreq", buf, sizeof buf));
         assert_int_equal(req.cert_req, buf[0] == '1');
         assert_true(check_value(v->checks, "nonce", buf, sizeof buf));
@@ -175,7 +175,7 @@ static void test_vector(void **state)
             assert_true(req.has_nonce);
             assert_true(req.nonce.p >= der && req.nonce.end <= der + v->len);
             n = tu_hex(buf, want, sizeof want);
-            assert_bytes_equal(req.nonce.p, der_remaining(&req.nonce), want, n);
+            assert_bytes_equal(req.nonce.p, sello_der_remaining(&req.nonce), want, n);
         }
     } else {
         int bit = fail_bit_of(v->expect);
@@ -213,8 +213,8 @@ static void test_truncations_malformed(void **state)
         for (size_t cut = 0; cut < v->len; cut++) {
             uint8_t *der = malloc(cut ? cut : 1);
             memcpy(der, v->der, cut);
-            tsp_request req;
-            tsp_verdict verdict = tsp_decode_request(der, cut, &cfg, &req);
+            sello_tsp_request req;
+            sello_tsp_verdict verdict = sello_tsp_decode_request(der, cut, &cfg, &req);
             free(der);
             if (verdict.accepted || !verdict.malformed) {
                 print_error("%s cut to %zu octets: accepted=%d malformed=%d\n",
@@ -235,23 +235,23 @@ static void test_fault_precedence(void **state)
     (void)state;
     sello_unit_config cfg;
     make_config("default", &cfg);
-    tsp_request req;
+    sello_tsp_request req;
     /* version 2, unknown hash, other policy, extensions: version wins */
     static const uint8_t v2_badalg[] = {
         0x30, 0x18, 0x02, 0x01, 0x02, 0x30, 0x0d, 0x30, 0x05, 0x06, 0x03,
         0x2a, 0x03, 0x04, 0x04, 0x04, 0x00, 0x00, 0x00, 0x00, 0x06, 0x02,
         0x2a, 0x03, 0xa0, 0x00,
     };
-    tsp_verdict v = tsp_decode_request(v2_badalg, sizeof v2_badalg, &cfg, &req);
+    sello_tsp_verdict v = sello_tsp_decode_request(v2_badalg, sizeof v2_badalg, &cfg, &req);
     assert_false(v.accepted);
     assert_false(v.malformed);
-    assert_int_equal(v.fail, TSP_FAIL_BAD_DATA_FORMAT);
+    assert_int_equal(v.fail, SELLO_TSP_FAIL_BAD_DATA_FORMAT);
     /* the same with version 1: the hash is next */
     uint8_t v1[sizeof v2_badalg];
     memcpy(v1, v2_badalg, sizeof v1);
     v1[4] = 1;
-    v = tsp_decode_request(v1, sizeof v1, &cfg, &req);
-    assert_int_equal(v.fail, TSP_FAIL_BAD_ALG);
+    v = sello_tsp_decode_request(v1, sizeof v1, &cfg, &req);
+    assert_int_equal(v.fail, SELLO_TSP_FAIL_BAD_ALG);
 }
 
 /* A unit whose configuration came back from storage has the same policy
@@ -262,8 +262,8 @@ static void test_zero_config_refuses(void **state)
     sello_unit_config cfg;
     memset(&cfg, 0, sizeof cfg);
     for (size_t i = 0; i < nvectors; i++) {
-        tsp_request req;
-        tsp_verdict v = tsp_decode_request(vectors[i].der, vectors[i].len,
+        sello_tsp_request req;
+        sello_tsp_verdict v = sello_tsp_decode_request(vectors[i].der, vectors[i].len,
                                            &cfg, &req);
         assert_false(v.accepted);
     }
