@@ -91,6 +91,43 @@ def main():
         ("seal-rsa2048", b"\x01" + read("unit/plain-rsa2048.bin")),
     ])
 
+    write("fuzz_shamir", shamir_seeds())
+
+
+def shamir_seeds():
+    """fuzz_shamir: the vectors of data/shamir/vectors.txt in the target's
+    two input forms (see fuzz_shamir.c), and the refusals."""
+    seeds = []
+    with open(os.path.join(data, "shamir", "vectors.txt")) as f:
+        for line in f:
+            if line.startswith("#") or "|" not in line:
+                continue
+            parts = [p.strip() for p in line.split("|")]
+            kind, name = parts[0].split()
+            if kind == "split":
+                m, n = int(parts[1]), int(parts[2])
+                secret, coeffs = bytes.fromhex(parts[3]), bytes.fromhex(parts[4])
+                # scripted coefficients: exactly the vector's
+                seeds.append(("split-" + name, bytes([3, m, n]) + secret + coeffs))
+                if name in ("m3_n5", "m16_n16"):
+                    seeds.append(("split-drbg-" + name,
+                                  bytes([1, m, n]) + secret + b"seed"))
+            else:
+                secret, shares = bytes.fromhex(parts[1]), bytes.fromhex(parts[2])
+                seeds.append(("combine-" + name,
+                              bytes([0, len(shares) // 33]) + shares))
+    share = lambda x, fill: bytes([x]) + bytes([fill]) * 32  # noqa: E731
+    seeds += [
+        ("combine-duplicate-x", bytes([0, 3]) + share(1, 1) + share(2, 2) + share(1, 3)),
+        ("combine-zero-x", bytes([0, 2]) + share(1, 1) + share(0, 2)),
+        ("combine-count-0", bytes([0, 0]) + share(1, 1)),
+        ("combine-count-17", bytes([0, 17]) + b"".join(share(i, i) for i in range(1, 18))),
+        ("split-m1", bytes([1, 1, 3]) + bytes(32)),
+        ("split-m-over-n", bytes([1, 5, 4]) + bytes(32)),
+        ("split-n17", bytes([1, 2, 17]) + bytes(32)),
+    ]
+    return seeds
+
 
 if __name__ == "__main__":
     main()
