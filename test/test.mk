@@ -18,6 +18,22 @@ $(BUILD)/test/%: $(BUILD)/obj/test/unit/%.o $(UNIT_SUPPORT_OBJS) $(FW_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_BASE) -o $@ $< $(UNIT_SUPPORT_OBJS) $(FW_LIB) -lcmocka -lbearssl
 
+# test_p11_token: the simulator board's PKCS#11 token driver against
+# SoftHSMv2. Also links board/sim/p11_token.o, and has beside it the
+# misbehaving token library it loads (test/p11/weak_token.c), which is
+# built but not linked.
+$(BUILD)/obj/test/unit/test_p11_token.o: HOST_CFLAGS += $(P11_CFLAGS)
+
+$(BUILD)/test/libsello_p11_weak.so: test/p11/weak_token.c
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $(P11_CFLAGS) -fPIC -shared -o $@ $< -ldl
+
+$(BUILD)/test/test_p11_token: $(BUILD)/obj/test/unit/test_p11_token.o \
+		$(BUILD)/obj/board/sim/p11_token.o $(UNIT_SUPPORT_OBJS) $(FW_LIB) \
+		| $(BUILD)/test/libsello_p11_weak.so
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_BASE) -o $@ $(filter %.o %.a,$^) -lcmocka -lbearssl -ldl
+
 .PHONY: unit-tests
 unit-tests: $(UNIT_TESTS)
 

@@ -7,7 +7,7 @@ $(BUILD)/obj/test/bench/%.o: test/bench/%.c
 
 $(BUILD)/bench/bench_module: $(BUILD)/obj/test/bench/bench_module.o $(BENCH_SIM_OBJS) $(FW_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_BASE) -o $@ $^ -lbearssl
+	$(CC) $(LDFLAGS_BASE) -o $@ $^ -lbearssl -ldl
 
 .PHONY: bench bench-programs
 bench-programs: programs $(BUILD)/bench/bench_module
