@@ -110,3 +110,14 @@ def test_keep_alive_serves_many_requests_on_one_connection(unit):
         serials.append(tsp_util.tst_info(r.read())["serial_number"].native)
     assert serials == sorted(set(serials))
     assert conn.sock is not None  # still the same connection
+
+
+def test_other_methods_are_405_with_allow(unit):
+    for method in ("PUT", "DELETE", "PATCH"):
+        conn = http.client.HTTPConnection("127.0.0.1", unit.port, timeout=10)
+        conn.request(method, "/", body=b"x")
+        r = conn.getresponse()
+        r.read()
+        assert r.status == 405
+        assert set(r.getheader("Allow").replace(" ", "").split(",")) == {
+            "GET", "HEAD", "POST"}
