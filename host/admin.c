@@ -68,7 +68,7 @@ static size_t relay_read_full(int fd, uint8_t *buf, size_t n)
     return got;
 }
 
-/* Link thread: the client's call completed. */
+/* The link's loop: the client's call completed. */
 static void relay_admin_done(struct relay_call *call)
 {
     struct relay_admin_client *cl =

@@ -2,15 +2,18 @@
 #include "http.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -83,10 +86,12 @@ enum relay_route {
 };
 
 /*
- * Who owns a slot. BODY belongs to the MHD thread. PENDING and SUSPENDED
- * mean the call is with the link; the link thread moves them to DONE
+ * Who owns a slot. BODY belongs to its HTTP loop. PENDING and SUSPENDED
+ * mean the call is with the link; the link's loop moves them to DONE
  * (resuming the connection if it was SUSPENDED). ORPHANED means MHD gave
- * up on the request while the call was out: the link thread frees it.
+ * up on the request while the call was out: the link's loop frees it.
+ * With one HTTP loop (the default) the link's loop is the same thread and
+ * these hand-overs never race; with --threads they may, hence atomics.
  */
 enum relay_slot_state {
     RELAY_SLOT_BODY,
@@ -97,12 +102,14 @@ enum relay_slot_state {
 };
 
 struct relay_http;
+struct relay_http_worker;
 
 struct relay_slot {
     struct relay_call call;
     _Atomic int state; /* enum relay_slot_state */
     enum relay_route route;
     struct relay_http *http;
+    struct relay_http_worker *worker; /* the loop serving the connection */
     struct MHD_Connection *conn;
     struct relay_slot *next_free;
     uint32_t body_len;
@@ -111,9 +118,28 @@ struct relay_slot {
     uint8_t resp[SELLO_PAYLOAD_MAX];
 };
 
-struct relay_http {
+/* One MHD daemon in external-event-loop mode, run by one loop. */
+struct relay_http_worker {
+    struct relay_http *http;
     struct MHD_Daemon *daemon;
+    struct relay_loop *loop;
+    struct relay_watch watch; /* MHD's epoll set, nested in the loop's */
+    /* MHD must run at the loop's next turn: its epoll set was ready, or a
+     * connection was resumed. Set from the link's loop, which may be
+     * another thread. */
+    atomic_bool pending;
+    atomic_uint calls_out; /* this loop's calls with the module */
+    uint64_t deadline_ns;  /* MHD's own timeout (idle connections) */
+    /* HTTP events do not wake the loop (see relay_http_prepare()); MHD
+     * runs by defer_until_ns at the latest. */
+    bool deferring;
+    uint64_t defer_until_ns;
+};
+
+struct relay_http {
     struct relay_link *link;
+    unsigned n_workers;
+    struct relay_http_worker *workers;
     uint32_t max_body;
     unsigned module_timeout_ms;
     struct MHD_Response *canned[RELAY_CANNED_COUNT];
@@ -316,18 +342,32 @@ static enum MHD_Result relay_reply(struct relay_http *h, struct relay_slot *s)
 
 /* ---- the call to the module --------------------------------------------- */
 
-/* Link thread: the answer (or the failure) is in. */
+/* Makes the worker's loop run MHD at its next turn. */
+static void relay_worker_poke(struct relay_http_worker *w)
+{
+    atomic_store_explicit(&w->pending, true, memory_order_relaxed);
+    if (!relay_loop_is_current(w->loop))
+        relay_loop_wake(w->loop);
+}
+
+/* Link's loop: the answer (or the failure) is in. */
 static void relay_call_done(struct relay_call *call)
 {
     struct relay_slot *s =
         (struct relay_slot *)((char *)call - offsetof(struct relay_slot, call));
+    struct relay_http_worker *w = s->worker;
+    atomic_fetch_sub_explicit(&w->calls_out, 1, memory_order_relaxed);
     int prev = atomic_exchange(&s->state, RELAY_SLOT_DONE);
-    if (prev == RELAY_SLOT_SUSPENDED)
+    if (prev == RELAY_SLOT_SUSPENDED) {
+        /* No wake-up of MHD's own: in external-loop mode MHD has no
+         * inter-thread channel, the loop runs it after this turn. */
         MHD_resume_connection(s->conn);
-    else if (prev == RELAY_SLOT_ORPHANED)
+        relay_worker_poke(w);
+    } else if (prev == RELAY_SLOT_ORPHANED) {
         relay_slot_put(s->http, s);
-    /* PENDING: the MHD thread is between submit and suspend and will see
-     * DONE itself. */
+    }
+    /* PENDING: the connection's loop is between submit and suspend (only
+     * possible with --threads) and will see DONE itself. */
 }
 
 /* The request is complete: send its frame and park the connection. */
@@ -353,24 +393,30 @@ static enum MHD_Result relay_dispatch(struct relay_http *h,
     c->done = relay_call_done;
     atomic_store(&s->state, RELAY_SLOT_PENDING);
 
+    /* Counted before the submission: done() may run at once elsewhere. */
+    atomic_fetch_add_explicit(&s->worker->calls_out, 1, memory_order_relaxed);
     enum relay_call_result r = relay_link_submit(h->link, c);
     if (r != RELAY_CALL_OK) {
+        atomic_fetch_sub_explicit(&s->worker->calls_out, 1,
+                                  memory_order_relaxed);
         c->result = r;
         atomic_store(&s->state, RELAY_SLOT_DONE);
         return relay_reply(h, s);
     }
     if (atomic_load(&s->state) == RELAY_SLOT_DONE)
-        return relay_reply(h, s); /* answered already: no suspension */
+        return relay_reply(h, s); /* answered already (--threads) */
 
-    /* Suspend before publishing SUSPENDED, so the link thread can never
+    /* Suspend before publishing SUSPENDED, so the link's loop can never
      * resume a connection that is not yet suspended. */
     MHD_suspend_connection(s->conn);
     int expected = RELAY_SLOT_PENDING;
     if (!atomic_compare_exchange_strong(&s->state, &expected,
                                         RELAY_SLOT_SUSPENDED)) {
-        /* The answer came in between: the link thread saw PENDING and left
+        /* The answer came in between: the link's loop saw PENDING and left
          * the resumption to us. MHD calls us again with the slot DONE. */
         MHD_resume_connection(s->conn);
+        atomic_store_explicit(&s->worker->pending, true,
+                              memory_order_relaxed);
     }
     return MHD_YES;
 }
@@ -378,11 +424,12 @@ static enum MHD_Result relay_dispatch(struct relay_http *h,
 /* ---- MHD callbacks ------------------------------------------------------ */
 
 /* First call for a request: headers only. Refuses early or takes a slot. */
-static enum MHD_Result relay_begin(struct relay_http *h,
+static enum MHD_Result relay_begin(struct relay_http_worker *w,
                                    struct MHD_Connection *conn,
                                    const char *url, const char *method,
                                    void **req_cls)
 {
+    struct relay_http *h = w->http;
     enum relay_route route;
     uint64_t len = 0;
 
@@ -425,6 +472,7 @@ static enum MHD_Result relay_begin(struct relay_http *h,
         return relay_queue_canned(h, conn, RELAY_CANNED_UNAVAILABLE);
     }
     s->route = route;
+    s->worker = w;
     s->conn = conn;
     s->body_len = 0;
     s->body_expected = (uint32_t)len;
@@ -439,12 +487,13 @@ static enum MHD_Result relay_access(void *cls, struct MHD_Connection *conn,
                                     const char *upload_data,
                                     size_t *upload_data_size, void **req_cls)
 {
-    struct relay_http *h = cls;
+    struct relay_http_worker *w = cls;
+    struct relay_http *h = w->http;
     struct relay_slot *s = *req_cls;
     (void)version;
 
     if (s == NULL)
-        return relay_begin(h, conn, url, method, req_cls);
+        return relay_begin(w, conn, url, method, req_cls);
 
     switch (atomic_load(&s->state)) {
     case RELAY_SLOT_BODY:
@@ -467,7 +516,8 @@ static void relay_completed(void *cls, struct MHD_Connection *conn,
                             void **req_cls,
                             enum MHD_RequestTerminationCode toe)
 {
-    struct relay_http *h = cls;
+    struct relay_http_worker *w = cls;
+    struct relay_http *h = w->http;
     struct relay_slot *s = *req_cls;
     (void)conn;
     (void)toe;
@@ -509,12 +559,24 @@ static void relay_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- life cycle --------------------------------------------------------- */
 
+static void relay_http_stop_daemons(struct relay_http *h)
+{
+    for (unsigned i = 0; i < h->n_workers; i++) {
+        struct relay_http_worker *w = &h->workers[i];
+        if (w->daemon != NULL)
+            MHD_stop_daemon(w->daemon);
+        w->daemon = NULL;
+    }
+}
+
 static void relay_http_free(struct relay_http *h)
 {
+    relay_http_stop_daemons(h);
     for (int i = 0; i < RELAY_CANNED_COUNT; i++)
         if (h->canned[i] != NULL)
             MHD_destroy_response(h->canned[i]);
     pthread_mutex_destroy(&h->pool_mu);
+    free(h->workers);
     free(h->slots);
     free(h);
 }
@@ -539,6 +601,60 @@ static bool relay_canned_init(struct relay_http *h)
     return true;
 }
 
+/* MHD's epoll set has events: run MHD after this turn. */
+static void relay_worker_ready(struct relay_watch *watch, uint32_t events)
+{
+    struct relay_http_worker *w =
+        (struct relay_http_worker *)((char *)watch -
+                                     offsetof(struct relay_http_worker,
+                                              watch));
+    (void)events;
+    atomic_store_explicit(&w->pending, true, memory_order_relaxed);
+}
+
+/* Starts worker i's daemon on `listen_fd` (which MHD takes over) with
+ * `limit` connections, and nests its epoll set in the worker's loop. */
+static bool relay_worker_start(struct relay_http *h, unsigned i,
+                               const struct relay_http_config *cfg,
+                               int listen_fd, unsigned limit)
+{
+    struct relay_http_worker *w = &h->workers[i];
+    w->http = h;
+    w->loop = cfg->loops[i];
+    w->watch.ready = relay_worker_ready;
+    w->deadline_ns = UINT64_MAX;
+    atomic_init(&w->pending, true);
+    atomic_init(&w->calls_out, 0);
+
+    /* External event loop with epoll: no thread of MHD's, and so no
+     * inter-thread channel either (MHD drops MHD_USE_ITC in this mode),
+     * which makes suspend and resume plain bookkeeping. The logger goes
+     * first so that MHD's messages about the other options reach it. */
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
+    w->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, relay_access, w, MHD_OPTION_EXTERNAL_LOGGER,
+        relay_mhd_log, h, MHD_OPTION_LISTEN_SOCKET, listen_fd,
+        MHD_OPTION_CONNECTION_LIMIT, limit,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)RELAY_HTTP_CONNECTION_MEMORY,
+        MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s,
+        MHD_OPTION_NOTIFY_COMPLETED, relay_completed, w,
+        MHD_OPTION_NOTIFY_CONNECTION, relay_connection, w, MHD_OPTION_END);
+    if (w->daemon == NULL) {
+        relay_log(RELAY_LOG_ERROR, "cannot start the HTTP server");
+        return false;
+    }
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(w->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    if (info == NULL ||
+        !relay_loop_add(w->loop, info->epoll_fd, EPOLLIN, &w->watch)) {
+        relay_log(RELAY_LOG_ERROR, "cannot watch the HTTP server's events");
+        return false;
+    }
+    return true;
+}
+
 struct relay_http *relay_http_start(const struct relay_http_config *cfg)
 {
     struct relay_http *h = calloc(1, sizeof *h);
@@ -549,36 +665,39 @@ struct relay_http *relay_http_start(const struct relay_http_config *cfg)
     h->module_timeout_ms = cfg->module_timeout_ms;
     pthread_mutex_init(&h->pool_mu, NULL);
     /* Pages are touched only when a slot is first used, so a generous
-     * connection limit costs address space, not memory. */
-    h->slots = calloc(cfg->max_connections, sizeof *h->slots);
-    if (h->slots == NULL || !relay_canned_init(h))
+     * connection limit costs address space, not memory. Every loop takes
+     * at least one connection. */
+    unsigned n_slots = cfg->max_connections > cfg->threads
+                           ? cfg->max_connections
+                           : cfg->threads;
+    h->slots = calloc(n_slots, sizeof *h->slots);
+    h->workers = calloc(cfg->threads, sizeof *h->workers);
+    if (h->slots == NULL || h->workers == NULL || !relay_canned_init(h))
         goto oom;
-    for (unsigned i = cfg->max_connections; i-- > 0;) {
+    for (unsigned i = n_slots; i-- > 0;) {
         h->slots[i].http = h;
         relay_slot_put(h, &h->slots[i]);
     }
 
-    /* epoll with internal thread(s); ITC comes with suspend/resume. The
-     * logger goes first so that MHD's messages about the other options
-     * reach it. With one thread, MHD_OPTION_END takes the place of the
-     * pool size, which MHD would otherwise warn about. */
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-    h->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, relay_access, h, MHD_OPTION_EXTERNAL_LOGGER,
-        relay_mhd_log, h, MHD_OPTION_LISTEN_SOCKET, cfg->listen_fd,
-        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)RELAY_HTTP_CONNECTION_MEMORY,
-        MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s,
-        MHD_OPTION_NOTIFY_COMPLETED, relay_completed, h,
-        MHD_OPTION_NOTIFY_CONNECTION, relay_connection, h,
-        cfg->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
-        cfg->threads, MHD_OPTION_END);
-    if (h->daemon == NULL) {
-        relay_log(RELAY_LOG_ERROR, "cannot start the HTTP server");
-        relay_http_free(h);
-        return NULL;
+    /* Each loop runs a daemon of its own on a duplicate of the listening
+     * socket, with its share of the connection limit, as MHD's own thread
+     * pool would divide it. */
+    h->n_workers = cfg->threads;
+    for (unsigned i = 0; i < cfg->threads; i++) {
+        unsigned limit = cfg->max_connections / cfg->threads +
+                         (i < cfg->max_connections % cfg->threads);
+        int fd = i == 0 ? cfg->listen_fd
+                        : fcntl(cfg->listen_fd, F_DUPFD_CLOEXEC, 0);
+        if (fd < 0) {
+            relay_log(RELAY_LOG_ERROR, "dup of the listening socket: %s",
+                      strerror(errno));
+            relay_http_free(h);
+            return NULL;
+        }
+        if (!relay_worker_start(h, i, cfg, fd, limit > 0 ? limit : 1)) {
+            relay_http_free(h);
+            return NULL;
+        }
     }
     return h;
 oom:
@@ -588,16 +707,95 @@ oom:
     return NULL;
 }
 
-void relay_http_quiesce(struct relay_http *h)
+/*
+ * Deferred intake. While the module holds two of this loop's calls, one
+ * being signed and one queued behind it, a new request can only join that
+ * queue, and the module will not run dry before it answers one of them;
+ * that answer wakes the loop anyway, and MHD then reads every request that
+ * arrived meanwhile. So the loop stops waking for HTTP events, which
+ * halves its wake-ups per token under load without delaying any token.
+ * What needs no module (refusals, new connections) waits at most
+ * RELAY_HTTP_DEFER_MS, also when the module hangs.
+ */
+#define RELAY_HTTP_DEFER_DEPTH 2u
+#define RELAY_HTTP_DEFER_MS 20u
+
+static void relay_worker_defer(struct relay_http_worker *w, bool defer,
+                               uint64_t now_ns)
 {
-    MHD_socket fd = MHD_quiesce_daemon(h->daemon);
+    if (defer == w->deferring)
+        return;
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(w->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    if (info == NULL ||
+        !relay_loop_mod(w->loop, info->epoll_fd, defer ? 0 : EPOLLIN,
+                        &w->watch)) {
+        relay_log(RELAY_LOG_WARN, "cannot %s the HTTP server's events: %s",
+                  defer ? "defer" : "resume", strerror(errno));
+        return;
+    }
+    w->deferring = defer;
+    w->defer_until_ns = now_ns + (uint64_t)RELAY_HTTP_DEFER_MS * 1000000u;
+}
+
+int relay_http_prepare(struct relay_http *h, unsigned i, uint64_t now_ns)
+{
+    struct relay_http_worker *w = &h->workers[i];
+    relay_worker_defer(w,
+                       atomic_load_explicit(&w->calls_out,
+                                            memory_order_relaxed) >=
+                           RELAY_HTTP_DEFER_DEPTH,
+                       now_ns);
+    if (atomic_load_explicit(&w->pending, memory_order_relaxed))
+        return 0;
+    int t = w->deadline_ns == UINT64_MAX
+                ? -1
+                : relay_timeout_until(now_ns, w->deadline_ns);
+    if (w->deferring)
+        t = relay_timeout_min(t,
+                              relay_timeout_until(now_ns, w->defer_until_ns));
+    return t;
+}
+
+/* MHD passes per loop turn at most. MHD asks for another pass at once
+ * while a connection can make progress without waiting (a resumed one
+ * replies and sends, then tries to read its next request); beyond this
+ * many, the rest waits for the next turn, which does not block. */
+#define RELAY_HTTP_RUNS 8
+
+void relay_http_run(struct relay_http *h, unsigned i, uint64_t now_ns)
+{
+    struct relay_http_worker *w = &h->workers[i];
+    if (!atomic_exchange_explicit(&w->pending, false, memory_order_relaxed) &&
+        now_ns < w->deadline_ns &&
+        !(w->deferring && now_ns >= w->defer_until_ns))
+        return;
+    w->defer_until_ns = now_ns + (uint64_t)RELAY_HTTP_DEFER_MS * 1000000u;
+    for (int n = 0; n < RELAY_HTTP_RUNS; n++) {
+        MHD_run(w->daemon);
+        MHD_UNSIGNED_LONG_LONG ms;
+        if (MHD_get_timeout(w->daemon, &ms) != MHD_YES) {
+            w->deadline_ns = UINT64_MAX;
+            return;
+        }
+        if (ms > 0) {
+            w->deadline_ns = now_ns + (uint64_t)ms * 1000000u;
+            return;
+        }
+    }
+    atomic_store_explicit(&w->pending, true, memory_order_relaxed);
+}
+
+void relay_http_quiesce(struct relay_http *h, unsigned i)
+{
+    MHD_socket fd = MHD_quiesce_daemon(h->workers[i].daemon);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
 }
 
 void relay_http_stop(struct relay_http *h)
 {
-    MHD_stop_daemon(h->daemon);
+    relay_http_stop_daemons(h);
     relay_log(RELAY_LOG_INFO,
               "HTTP totals: %lu tokens, %lu malformed requests (400), %lu "
               "refused by the relay (4xx), %lu failed (500)",

@@ -21,19 +21,26 @@
  *
  * Each request that needs the module holds a slot from a fixed pool (body,
  * response and the link call, no allocation per request). Once the request
- * is complete the frame is sent and the connection is suspended; the link
- * thread resumes it when the answer is in, and the MHD thread replies.
+ * is complete the frame is queued and the connection is suspended; the
+ * module link resumes it when the answer is in, and MHD replies.
+ *
+ * MHD runs in its external-event-loop mode with epoll: one daemon per
+ * relay loop (--threads), its epoll set nested in the loop's. With one
+ * loop, the module link lives in the same loop, so a token costs no
+ * thread switch inside the relay (see loop.h).
  */
 #ifndef RELAY_HTTP_H
 #define RELAY_HTTP_H
 
 #include <stdint.h>
 
+#include "loop.h"
 #include "module_link.h"
 
 struct relay_http_config {
     int listen_fd;            /* bound and listening; MHD takes it over */
-    unsigned threads;         /* MHD event-loop threads */
+    unsigned threads;         /* event loops serving HTTP */
+    struct relay_loop **loops; /* [threads]: daemon i is run by loops[i] */
     unsigned max_connections; /* also the number of request slots */
     unsigned idle_timeout_s;  /* idle keep-alive connections are closed */
     uint32_t max_body;        /* <= SELLO_PAYLOAD_MAX */
@@ -46,12 +53,24 @@ struct relay_http;
 /* Starts serving. Returns NULL after logging why. */
 struct relay_http *relay_http_start(const struct relay_http_config *cfg);
 
-/* Stops accepting connections (and closes the listening socket); open
- * connections keep being served. */
-void relay_http_quiesce(struct relay_http *http);
+/*
+ * Loop i's side, on its thread. Before the turn: whether HTTP events wake
+ * the loop at all (not while the module has a queue: see http.c), and the
+ * milliseconds until MHD must run next (0: at once; -1: only on events),
+ * for the turn's wait. After the turn: running MHD if its events, a
+ * resumed connection or a timeout call for it (which may submit module
+ * calls: flush the link after).
+ */
+int relay_http_prepare(struct relay_http *http, unsigned i, uint64_t now_ns);
+void relay_http_run(struct relay_http *http, unsigned i, uint64_t now_ns);
 
-/* Stops serving and frees everything. No connection may be suspended:
- * call after relay_link_stop(), which completes every call. */
+/* Loop i stops accepting connections (and closes its listening socket);
+ * open connections keep being served. On loop i's thread. */
+void relay_http_quiesce(struct relay_http *http, unsigned i);
+
+/* Stops serving and frees everything. No loop may be running, and no
+ * connection suspended: call after relay_link_stop(), which completes every
+ * call, and a last relay_http_run() of every loop. */
 void relay_http_stop(struct relay_http *http);
 
 #endif

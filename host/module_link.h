@@ -3,21 +3,28 @@
  * and every admin client.
  *
  * Frames are pipelined: each call gets a fresh tag, is appended to an
- * in-flight queue and written with one sendmsg(); a single link thread
- * reads response frames and completes the calls. The module answers
- * strictly in order, so a response must carry the tag at the head of the
- * queue; anything else means the byte stream can no longer be trusted and
- * the link is reset.
+ * in-flight queue and its frame to an output buffer, which the link's
+ * event loop writes once per turn, so the frames of every request that
+ * completed in one turn leave in one write(). Responses are read in bulk
+ * (one read() takes every answer the module has sent) and complete their
+ * calls on the loop's thread. The module answers strictly in order, so a
+ * response must carry the tag at the head of the queue; anything else
+ * means the byte stream can no longer be trusted and the link is reset.
  *
- * The link thread connects, reconnects after any failure (failing the
- * calls that were in flight), and expires calls that wait longer than
- * their own timeout. An expired call stays in the queue without its
- * caller, so the module's late answer is read and dropped rather than
+ * Over a UNIX socket (the simulator) the frames themselves travel through
+ * a pair of pipes handed to the module's side on connecting, which costs
+ * both sides less per frame than the socket; a board that does not take
+ * them keeps the socket (see relay_link_offer_pipes() in module_link.c).
+ *
+ * The loop connects (without blocking), reconnects after any failure
+ * (failing the calls that were in flight), and expires calls that wait
+ * longer than their own timeout. An expired call stays in the queue without
+ * its caller, so the module's late answer is read and dropped rather than
  * taken for the next call's. If even that answer does not come within a
- * further module timeout, the module is considered wedged and the link is
- * reset.
+ * further module timeout, or the module stops taking frames for that long,
+ * the module is considered wedged and the link is reset.
  *
- * Every completion runs on the link thread: callbacks must be short and
+ * Every completion runs on the loop's thread: callbacks must be short and
  * must not block (the HTTP side only resumes a suspended connection).
  */
 #ifndef RELAY_MODULE_LINK_H
@@ -27,6 +34,7 @@
 
 #include <sello/abi.h>
 
+#include "loop.h"
 #include "net.h"
 
 /* How a call ended, as far as the link can tell. The module's own verdict
@@ -46,9 +54,10 @@ struct relay_call {
     const uint8_t *req;
     uint8_t *resp;       /* room for SELLO_PAYLOAD_MAX octets */
     unsigned timeout_ms; /* from submission to the response */
-    /* Runs exactly once, on the link thread, if and only if
-     * relay_link_submit() returned RELAY_CALL_OK. It may run before
-     * relay_link_submit() has returned. */
+    /* Runs exactly once, on the link's loop thread, if and only if
+     * relay_link_submit() returned RELAY_CALL_OK; never inside
+     * relay_link_submit() itself, but on another thread it may run before
+     * relay_link_submit() has returned there. */
     void (*done)(struct relay_call *call);
 
     /* Set by the link before done() runs. */
@@ -64,31 +73,44 @@ struct relay_call {
 struct relay_link;
 
 /*
- * Starts the link thread for the module at `module`. At most `max_calls`
- * calls may be outstanding (expired ones included); `send_timeout_ms`
- * bounds connect() and a blocked write, and is the grace after which an
- * unanswered expired call declares the module wedged. Returns NULL after
- * logging why. The first connection is made in the background: calls
- * submitted before it is up fail with RELAY_CALL_LINK_DOWN.
+ * Creates the link for the module at `module`, served by `loop`. At most
+ * `max_calls` calls may be outstanding (expired ones included);
+ * `send_timeout_ms` bounds connect() and a stalled write, and is the grace
+ * after which an unanswered expired call declares the module wedged.
+ * Returns NULL after logging why. The first connection is made by the
+ * loop: calls submitted before it is up fail with RELAY_CALL_LINK_DOWN.
  */
-struct relay_link *relay_link_start(const struct relay_addr *module,
+struct relay_link *relay_link_start(struct relay_loop *loop,
+                                    const struct relay_addr *module,
                                     unsigned max_calls,
                                     unsigned send_timeout_ms);
 
 /*
- * Sends `call` as one frame. Returns RELAY_CALL_OK when the frame is on
+ * Queues `call` as one frame. Returns RELAY_CALL_OK when the frame is on
  * its way (done() will run), or why it was not sent (done() will not run).
- * Callable from any thread.
+ * Callable from any thread; from another thread than the loop's it wakes
+ * the loop, which writes the frame.
  */
 enum relay_call_result relay_link_submit(struct relay_link *link,
                                          struct relay_call *call);
 
-/* Refuses new calls and waits up to `timeout_ms` for those in flight. */
-void relay_link_drain(struct relay_link *link, unsigned timeout_ms);
+/*
+ * The loop's side, on its thread, once per turn in this order: the
+ * milliseconds until the link next has something timed to do (-1: none)
+ * for the turn's wait; after the turn, the timed duties (connecting,
+ * expiring calls, declaring the module wedged); and last, after everything
+ * else that may have submitted calls, writing the queued frames.
+ */
+int relay_link_timeout_ms(struct relay_link *link, uint64_t now_ns);
+void relay_link_run(struct relay_link *link, uint64_t now_ns);
+void relay_link_flush(struct relay_link *link);
 
-/* Refuses new calls, fails those still in flight with
- * RELAY_CALL_LINK_DOWN and joins the link thread. relay_link_submit()
- * stays callable (it fails) until relay_link_free(). */
+/* Shutdown, on the loop's thread: refuse new calls; count the calls that
+ * still wait for an answer; then fail those with RELAY_CALL_LINK_DOWN and
+ * close the connection (relay_link_submit() keeps failing until
+ * relay_link_free()). */
+void relay_link_refuse(struct relay_link *link);
+unsigned relay_link_live(struct relay_link *link);
 void relay_link_stop(struct relay_link *link);
 
 void relay_link_free(struct relay_link *link);

@@ -127,32 +127,27 @@ int relay_listen_inet(const struct relay_addr *a, int backlog)
     return fd;
 }
 
-bool relay_set_timeout(int fd, int which, unsigned timeout_ms)
+int relay_connect_start(const struct relay_addr *a, int *out)
 {
-    struct timeval tv = {
-        .tv_sec = (time_t)(timeout_ms / 1000u),
-        .tv_usec = (suseconds_t)(timeout_ms % 1000u) * 1000,
-    };
-    return setsockopt(fd, SOL_SOCKET, which, &tv, sizeof tv) == 0;
-}
-
-int relay_connect(const struct relay_addr *a, unsigned timeout_ms)
-{
-    int fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                    0);
     if (fd < 0)
         return -1;
-    /* On Linux SO_SNDTIMEO also bounds a blocking connect(), so a board
-     * that is not up yet cannot hang the link thread. */
-    if (!relay_set_timeout(fd, SO_SNDTIMEO, timeout_ms))
-        goto fail;
-    if (connect(fd, (const struct sockaddr *)&a->sa, a->len) != 0)
-        goto fail;
     if (a->sa.ss_family != AF_UNIX) {
         int one = 1;
         if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
             goto fail;
     }
-    return fd;
+    int rc = 0;
+    if (connect(fd, (const struct sockaddr *)&a->sa, a->len) != 0) {
+        /* A UNIX socket whose listener's backlog is full says EAGAIN: a
+         * failed attempt like any other, retried after the back-off. */
+        if (errno != EINPROGRESS)
+            goto fail;
+        rc = 1;
+    }
+    *out = fd;
+    return rc;
 fail:;
     int saved = errno;
     close(fd);

@@ -40,12 +40,13 @@ bool relay_addr_parse_module(const char *spec, struct relay_addr *out);
 int relay_listen_inet(const struct relay_addr *a, int backlog);
 
 /*
- * A blocking stream connection to `a`. connect() and every later send are
- * bounded by `timeout_ms` (SO_SNDTIMEO); TCP gets TCP_NODELAY because
- * frames are complete messages that must not wait for Nagle. Returns the
- * descriptor, or -1 with errno set.
+ * Starts a non-blocking stream connection to `a` in *fd. Returns 0 when it
+ * is established, 1 while it is in progress (the socket turns writable,
+ * then SO_ERROR tells), or -1 with errno set and no socket. TCP gets
+ * TCP_NODELAY because frames are complete messages that must not wait for
+ * Nagle.
  */
-int relay_connect(const struct relay_addr *a, unsigned timeout_ms);
+int relay_connect_start(const struct relay_addr *a, int *fd);
 
 /*
  * Sends a frame header (SELLO_FRAME_HEADER_LEN octets) and its payload with
@@ -54,8 +55,5 @@ int relay_connect(const struct relay_addr *a, unsigned timeout_ms);
  */
 bool relay_send_frame(int fd, const uint8_t *hdr, const uint8_t *payload,
                       size_t len);
-
-/* Sets SO_RCVTIMEO / SO_SNDTIMEO on `fd`; false on failure. */
-bool relay_set_timeout(int fd, int which, unsigned timeout_ms);
 
 #endif

@@ -4,9 +4,12 @@
  * http.c (public HTTP), admin.c (local admin socket) and module_link.c
  * (the one pipelined connection to the module).
  *
- * Threads: MHD's event loop(s) (--threads), the module link thread, and
- * with --admin an acceptor plus one thread per admin client. The main
- * thread only waits for SIGINT/SIGTERM, which every other thread blocks.
+ * Threads: the main thread runs the first event loop (loop.h): the first
+ * HTTP daemon, the module link and the stop signals, so that a token
+ * crosses no thread inside the relay. --threads N adds N-1 loops with a
+ * daemon each, whose module calls go through the first loop. With --admin,
+ * an acceptor plus one thread per admin client, whose calls do the same.
+ * SIGINT and SIGTERM are blocked everywhere and read from a signalfd.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +19,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <sello/abi.h>
@@ -24,6 +31,7 @@
 #include "admin.h"
 #include "http.h"
 #include "log.h"
+#include "loop.h"
 #include "module_link.h"
 #include "net.h"
 
@@ -235,6 +243,99 @@ static bool relay_write_pidfile(const char *path)
     return true;
 }
 
+/* An HTTP loop beyond the first (--threads). */
+enum relay_phase { RELAY_RUN, RELAY_QUIESCE, RELAY_STOP };
+
+struct relay_worker {
+    unsigned index;
+    struct relay_loop *loop;
+    struct relay_http *http;
+    pthread_t thread;
+    bool started;
+    atomic_int phase; /* enum relay_phase, set by the main loop */
+};
+
+static void *relay_worker_thread(void *arg)
+{
+    struct relay_worker *w = arg;
+    bool quiesced = false;
+    for (;;) {
+        int phase = atomic_load(&w->phase);
+        if (phase != RELAY_RUN && !quiesced) {
+            relay_http_quiesce(w->http, w->index);
+            quiesced = true;
+        }
+        if (phase == RELAY_STOP)
+            break;
+        relay_loop_turn(w->loop, relay_http_prepare(w->http, w->index,
+                                                     relay_now_ns()));
+        relay_http_run(w->http, w->index, relay_now_ns());
+    }
+    /* Answer what the link failed at its stop, so that nothing stays
+     * suspended. */
+    relay_http_run(w->http, w->index, relay_now_ns());
+    return NULL;
+}
+
+/* The stop signals, read in the main loop. */
+struct relay_signals {
+    int fd;
+    int caught; /* 0 until SIGINT or SIGTERM */
+    struct relay_watch watch;
+};
+
+static void relay_signal_ready(struct relay_watch *w, uint32_t events)
+{
+    struct relay_signals *sg =
+        (struct relay_signals *)((char *)w -
+                                 offsetof(struct relay_signals, watch));
+    struct signalfd_siginfo si;
+    (void)events;
+    if (read(sg->fd, &si, sizeof si) == (ssize_t)sizeof si &&
+        sg->caught == 0)
+        sg->caught = (int)si.ssi_signo;
+}
+
+/* Runs the main loop until a stop signal, then lets the calls already
+ * with the module finish (up to RELAY_DRAIN_MS) while no new connection
+ * and no new call is taken. */
+static void relay_main_loop(struct relay_loop *loop, struct relay_http *http,
+                            struct relay_link *link,
+                            struct relay_signals *sg,
+                            struct relay_worker *workers, unsigned n_workers)
+{
+    bool draining = false;
+    uint64_t drain_until = 0;
+    for (;;) {
+        uint64_t now = relay_now_ns();
+        int t = relay_timeout_min(relay_http_prepare(http, 0, now),
+                                  relay_link_timeout_ms(link, now));
+        if (draining)
+            t = relay_timeout_min(t, relay_timeout_until(now, drain_until));
+        relay_loop_turn(loop, t);
+        now = relay_now_ns();
+        if (sg->caught != 0 && !draining) {
+            relay_log(RELAY_LOG_INFO, "%s: stopping", strsignal(sg->caught));
+            relay_http_quiesce(http, 0);
+            for (unsigned i = 1; i < n_workers; i++) {
+                atomic_store(&workers[i].phase, RELAY_QUIESCE);
+                relay_loop_wake(workers[i].loop);
+            }
+            relay_link_refuse(link);
+            draining = true;
+            drain_until = now + (uint64_t)RELAY_DRAIN_MS * 1000000u;
+        }
+        /* Order matters: completions and expiries resume connections,
+         * MHD answers them and reads new requests, and the frames of
+         * those go to the module together. */
+        relay_link_run(link, now);
+        relay_http_run(http, 0, now);
+        relay_link_flush(link);
+        if (draining && (relay_link_live(link) == 0 || now >= drain_until))
+            return;
+    }
+}
+
 int main(int argc, char **argv)
 {
     struct relay_options o;
@@ -243,9 +344,9 @@ int main(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     relay_log_threshold = o.log_level;
 
-    /* Signals go to the main thread's sigwait() only: every thread
-     * started from here on inherits this mask. A vanished peer shows up
-     * as EPIPE, never as SIGPIPE. */
+    /* The stop signals are read from a signalfd by the main loop: every
+     * thread started from here on inherits this mask. A vanished peer
+     * shows up as EPIPE, never as SIGPIPE. */
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
@@ -258,12 +359,31 @@ int main(int argc, char **argv)
         !relay_addr_parse_module(o.module, &module_addr))
         return 2;
 
+    struct relay_worker *workers = calloc(o.threads, sizeof *workers);
+    struct relay_loop **loops = calloc(o.threads, sizeof *loops);
+    struct relay_signals sg = {.fd = -1, .watch.ready = relay_signal_ready};
     struct relay_link *link = NULL;
     struct relay_admin *admin = NULL;
     struct relay_http *http = NULL;
     bool pidfile_written = false;
     rc = 1;
-    int listen_fd = relay_listen_inet(&listen_addr, 1024);
+    int listen_fd = -1;
+    if (workers == NULL || loops == NULL) {
+        relay_log(RELAY_LOG_ERROR, "out of memory");
+        goto out;
+    }
+    for (unsigned i = 0; i < o.threads; i++) {
+        workers[i].index = i;
+        loops[i] = workers[i].loop = relay_loop_new();
+        if (loops[i] == NULL)
+            goto out;
+    }
+    sg.fd = signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sg.fd < 0 || !relay_loop_add(loops[0], sg.fd, EPOLLIN, &sg.watch)) {
+        relay_log(RELAY_LOG_ERROR, "signalfd: %s", strerror(errno));
+        goto out;
+    }
+    listen_fd = relay_listen_inet(&listen_addr, 1024);
     if (listen_fd < 0)
         goto out;
 
@@ -271,7 +391,8 @@ int main(int argc, char **argv)
      * calls keep their place until the module answers them; twice that
      * leaves room before submissions are refused as busy. */
     unsigned max_calls = 2 * (o.max_connections + RELAY_ADMIN_MAX_CLIENTS);
-    link = relay_link_start(&module_addr, max_calls, o.module_timeout_ms);
+    link = relay_link_start(loops[0], &module_addr, max_calls,
+                            o.module_timeout_ms);
     if (link == NULL)
         goto out;
     if (o.admin != NULL) {
@@ -282,6 +403,7 @@ int main(int argc, char **argv)
     struct relay_http_config hc = {
         .listen_fd = listen_fd,
         .threads = o.threads,
+        .loops = loops,
         .max_connections = o.max_connections,
         .idle_timeout_s = o.idle_timeout_s,
         .max_body = o.max_body,
@@ -292,6 +414,17 @@ int main(int argc, char **argv)
     if (http == NULL)
         goto out;
     listen_fd = -1; /* MHD's now */
+    for (unsigned i = 1; i < o.threads; i++) {
+        workers[i].http = http;
+        int e = pthread_create(&workers[i].thread, NULL, relay_worker_thread,
+                               &workers[i]);
+        if (e != 0) {
+            relay_log(RELAY_LOG_ERROR, "cannot start an HTTP thread: %s",
+                      strerror(e));
+            goto out;
+        }
+        workers[i].started = true;
+    }
     if (o.pidfile != NULL) {
         pidfile_written = relay_write_pidfile(o.pidfile);
         if (!pidfile_written)
@@ -302,22 +435,26 @@ int main(int argc, char **argv)
               listen_addr.text, module_addr.text,
               o.admin != NULL ? o.admin : "(none)", o.threads);
 
-    int sig = 0;
-    while (sigwait(&stop_signals, &sig) != 0)
-        ;
-    relay_log(RELAY_LOG_INFO, "%s: stopping", strsignal(sig));
+    relay_main_loop(loops[0], http, link, &sg, workers, o.threads);
     rc = 0;
-    /* No new connections; let the calls already with the module finish. */
-    relay_http_quiesce(http);
-    relay_link_drain(link, RELAY_DRAIN_MS);
 
 out:
     /* Order matters. Stopping the link fails every call left, which
      * resumes every suspended HTTP connection (MHD must not be stopped
-     * with one suspended) and wakes every admin client waiting for the
-     * module; only then can those threads be joined. */
+     * with one suspended: each loop runs its daemon once more to answer
+     * them) and wakes every admin client waiting for the module; only
+     * then can those threads be joined. */
     if (link != NULL)
         relay_link_stop(link);
+    if (http != NULL)
+        relay_http_run(http, 0, relay_now_ns());
+    for (unsigned i = 1; workers != NULL && i < o.threads; i++) {
+        if (!workers[i].started)
+            continue;
+        atomic_store(&workers[i].phase, RELAY_STOP);
+        relay_loop_wake(workers[i].loop);
+        pthread_join(workers[i].thread, NULL);
+    }
     if (admin != NULL)
         relay_admin_stop(admin);
     if (http != NULL)
@@ -326,6 +463,12 @@ out:
         relay_link_free(link);
     if (listen_fd >= 0)
         close(listen_fd);
+    if (sg.fd >= 0)
+        close(sg.fd);
+    for (unsigned i = 0; loops != NULL && i < o.threads; i++)
+        relay_loop_free(loops[i]);
+    free(loops);
+    free(workers);
     if (pidfile_written)
         unlink(o.pidfile);
     if (rc == 0)

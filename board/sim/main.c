@@ -5,6 +5,7 @@
  */
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,12 @@ static void on_signal(int sig)
     sim_stopping = 1;
 }
 
+static void on_stats_signal(int sig)
+{
+    (void)sig;
+    sim_stats_requested = 1;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -32,7 +39,9 @@ static void usage(FILE *f)
             "  --state DIR           directory of the module's records\n"
             "  --device-secret FILE  device-unique secret (created on first\n"
             "                        use; default: DIR.secret beside DIR)\n"
-            "  --drift-ppm N         declared tick drift (default 100)\n");
+            "  --drift-ppm N         declared tick drift (default 100)\n"
+            "  --stats PATH          bench aid: on SIGUSR1, write the CPU time\n"
+            "                        the module spent on frames to PATH\n");
 }
 
 int main(int argc, char **argv)
@@ -42,10 +51,12 @@ int main(int argc, char **argv)
         { "state", required_argument, NULL, 'd' },
         { "device-secret", required_argument, NULL, 'k' },
         { "drift-ppm", required_argument, NULL, 'p' },
+        { "stats", required_argument, NULL, 'S' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *socket_path = NULL, *state = NULL, *secret = NULL;
+    bool stats = false;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -53,6 +64,7 @@ int main(int argc, char **argv)
         case 'd': state = optarg; break;
         case 'k': secret = optarg; break;
         case 'p': sim_set_drift_ppm((uint32_t)strtoul(optarg, NULL, 10)); break;
+        case 'S': sim_transport_stats(optarg); stats = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -73,6 +85,10 @@ int main(int argc, char **argv)
     struct sigaction sa = { .sa_handler = on_signal };
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    if (stats) {
+        struct sigaction su = { .sa_handler = on_stats_signal };
+        sigaction(SIGUSR1, &su, NULL);
+    }
 
     sello_status st = sello_module_start(&module);
     if (st != SELLO_OK)

@@ -15,6 +15,17 @@ int sim_nv_open(const char *state_dir, const char *secret_path);
 int sim_transport_listen(const char *path);
 void sim_transport_close(void);
 
+/*
+ * Bench aid (sello-sim --stats PATH): the transport accounts the CPU time
+ * between handing a frame to the module and getting its answer, and writes
+ * "seq S frames F module_ns M process_ns P" to PATH whenever
+ * sim_stats_requested is set (SIGUSR1), so that `make bench` can tell the
+ * module's share of the simulator's CPU from the transport's in one run.
+ * Costs two clock reads per frame while enabled.
+ */
+extern volatile sig_atomic_t sim_stats_requested;
+void sim_transport_stats(const char *path);
+
 /* Declared worst-case drift of the tick source (ppm). */
 void sim_set_drift_ppm(uint32_t ppm);
 
