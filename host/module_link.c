@@ -105,25 +105,11 @@ struct relay_link {
 
 const char *relay_op_name(uint8_t op, char *buf)
 {
-    switch (op) {
-    case SELLO_OP_STATUS:
-        return "STATUS";
-    case SELLO_OP_STAMP:
-        return "STAMP";
-    case SELLO_OP_GET_CERTS:
-        return "GET_CERTS";
-    case SELLO_OP_INIT:
-        return "INIT";
-    case SELLO_OP_GET_CSR:
-        return "GET_CSR";
-    case SELLO_OP_LOAD_CERT:
-        return "LOAD_CERT";
-    case SELLO_OP_SET_TIME:
-        return "SET_TIME";
-    default:
-        snprintf(buf, 8, "0x%02x", op);
-        return buf;
-    }
+    const char *name = sello_op_name(op);
+    if (name)
+        return name;
+    snprintf(buf, 8, "0x%02x", op);
+    return buf;
 }
 
 const char *relay_call_result_str(enum relay_call_result r)

@@ -44,30 +44,53 @@
 #define SELLO_PAYLOAD_MAX 8192u
 #define SELLO_FRAME_MAX (SELLO_FRAME_HEADER_LEN + SELLO_PAYLOAD_MAX)
 
-/* Opcodes. */
+/*
+ * Opcodes. X(name, number, log name):
+ *
+ * STATUS     -> TLV list of SELLO_ST_* describing the unit. Any state.
+ * STAMP      DER TimeStampReq -> DER TimeStampResp. Always answered with a
+ *            TimeStampResp once the frame itself is well-formed; rejections
+ *            are expressed in its PKIStatusInfo.
+ * GET_CERTS  -> the TSU certificate, then (if loaded) its issuer, each DER.
+ * INIT       TLV list of SELLO_INIT_* -> DER SubjectPublicKeyInfo of the key
+ *            the module generated. Only in state UNINITIALISED.
+ * GET_CSR    -> DER PKCS#10 CertificationRequest signed by the TSU key.
+ * LOAD_CERT  DER TSU certificate, optionally followed by its issuer's DER
+ *            certificate -> nothing. Refused unless the certificate holds
+ *            the module's public key and a critical extendedKeyUsage of
+ *            exactly id-kp-timeStamping.
+ * SET_TIME   8 octets: UTC in milliseconds since 1970 -> nothing. Sets the
+ *            clock calibration when the module has none since its start.
+ *
+ * Extend-only, like the status list.
+ */
+#define SELLO_OPCODE_LIST(X)                                                   \
+    X(SELLO_OP_STATUS, 0x01, "STATUS")                                         \
+    X(SELLO_OP_STAMP, 0x02, "STAMP")                                           \
+    X(SELLO_OP_GET_CERTS, 0x03, "GET_CERTS")                                   \
+    X(SELLO_OP_INIT, 0x10, "INIT")                                             \
+    X(SELLO_OP_GET_CSR, 0x11, "GET_CSR")                                       \
+    X(SELLO_OP_LOAD_CERT, 0x12, "LOAD_CERT")                                   \
+    X(SELLO_OP_SET_TIME, 0x20, "SET_TIME")
+
 enum {
-    /* -> TLV list of SELLO_ST_* describing the unit. Any state. */
-    SELLO_OP_STATUS = 0x01,
-    /* DER TimeStampReq -> DER TimeStampResp. Always answered with a
-     * TimeStampResp once the frame itself is well-formed; rejections are
-     * expressed in its PKIStatusInfo. */
-    SELLO_OP_STAMP = 0x02,
-    /* -> the TSU certificate, then (if loaded) its issuer, each as DER. */
-    SELLO_OP_GET_CERTS = 0x03,
-    /* TLV list of SELLO_INIT_* -> DER SubjectPublicKeyInfo of the key the
-     * module generated. Only in state UNINITIALISED. */
-    SELLO_OP_INIT = 0x10,
-    /* -> DER PKCS#10 CertificationRequest signed by the TSU key. */
-    SELLO_OP_GET_CSR = 0x11,
-    /* DER TSU certificate, optionally followed by its issuer's DER
-     * certificate -> nothing. Refused unless the certificate holds the
-     * module's public key and a critical extendedKeyUsage of exactly
-     * id-kp-timeStamping. */
-    SELLO_OP_LOAD_CERT = 0x12,
-    /* 8 octets: UTC in milliseconds since 1970 -> nothing. Sets the clock
-     * calibration when the module has none since its start. */
-    SELLO_OP_SET_TIME = 0x20,
+#define SELLO_OPCODE_ENUM(name, num, text) name = num,
+    SELLO_OPCODE_LIST(SELLO_OPCODE_ENUM)
+#undef SELLO_OPCODE_ENUM
 };
+
+/* The log name of an opcode ("STAMP"), or NULL for a number not in the
+ * list. */
+static inline const char *sello_op_name(int op)
+{
+    switch (op) {
+#define SELLO_OPCODE_CASE(name, num, text) case num: return text;
+        SELLO_OPCODE_LIST(SELLO_OPCODE_CASE)
+#undef SELLO_OPCODE_CASE
+    default:
+        return NULL;
+    }
+}
 
 /* Response flags. */
 enum {

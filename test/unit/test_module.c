@@ -1748,6 +1748,41 @@ static void test_status_reply(void **state)
     assert_int_equal(x, 4);
 }
 
+/* The opcode list: distinct numbers and names, each answered by the
+ * module with something other than SELLO_ERR_OPCODE, and no name for a
+ * number outside the list. */
+static void test_opcodes_unique_and_served(void **state)
+{
+    (void)state;
+#define ENTRY(name, num, text) { num, text },
+    static const struct {
+        int num;
+        const char *text;
+    } list[] = { SELLO_OPCODE_LIST(ENTRY) };
+#undef ENTRY
+    size_t n = sizeof list / sizeof list[0];
+    assert_true(n >= 7);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(sello_op_name(list[i].num), list[i].text);
+        assert_true(list[i].num > 0 && list[i].num < 256);
+        for (size_t j = i + 1; j < n; j++) {
+            assert_int_not_equal(list[i].num, list[j].num);
+            assert_string_not_equal(list[i].text, list[j].text);
+        }
+        assert_int_equal(sello_module_start(&mod), SELLO_OK);
+        fx_resp r = fx_call(&mod, (uint8_t)list[i].num, NULL, 0);
+        assert_true(r.header_ok);
+        assert_int_not_equal(r.status, SELLO_ERR_OPCODE);
+    }
+    for (int op = 0; op < 256; op++) {
+        bool listed = false;
+        for (size_t i = 0; i < n; i++)
+            listed = listed || list[i].num == op;
+        if (!listed)
+            assert_null(sello_op_name(op));
+    }
+}
+
 static void test_status_codes_unique(void **state)
 {
     (void)state;
@@ -1839,6 +1874,7 @@ int main(int argc, char **argv)
         TEST(test_board_failures_at_start),
         TEST(test_status_reply),
         TEST(test_status_codes_unique),
+        TEST(test_opcodes_unique_and_served),
     };
     size_t nfixed = sizeof fixed / sizeof fixed[0];
     size_t nref = sizeof refusals / sizeof refusals[0];
