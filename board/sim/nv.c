@@ -1,8 +1,7 @@
 /*
  * Simulator storage: one file per record in the state directory, replaced
- * atomically (write a temporary file, fsync it, rename it over the record,
- * fsync the directory), so a crash at any point leaves the old or the new
- * record, never a mix.
+ * atomically (sim_replace_file), so a crash at any point leaves the old or
+ * the new record, never a mix.
  *
  * The device secret lives outside the state directory, as on a real module
  * where it sits in a fuse or secure element, so that a copy of the records
@@ -107,24 +106,48 @@ out:
     return rc;
 }
 
+/*
+ * The temporary file is named after the target so that two files replaced
+ * in the same directory (records, or the counter beside the state
+ * directory) never share one. fdatasync before the rename so that the
+ * rename can only ever expose complete contents; fsync of the directory
+ * afterwards so that the rename itself survives a power loss.
+ */
+int sim_replace_file(int dir_fd, const char *name, const uint8_t *data,
+                     size_t len)
+{
+    char tmp[NAME_MAX + 1];
+    int n = snprintf(tmp, sizeof tmp, "%s.tmp", name);
+    if (n < 0 || (size_t)n >= sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                    0600);
+    if (fd < 0)
+        return -1;
+    int bad = write_all(fd, data, len) || fdatasync(fd);
+    bad = close(fd) || bad;
+    if (bad || renameat(dir_fd, tmp, dir_fd, name) != 0 ||
+        fsync(dir_fd) != 0) {
+        int saved = errno;
+        /* Best effort: after a successful rename there is nothing left to
+         * remove, and a leftover temporary file is harmless anyway. */
+        (void)unlinkat(dir_fd, tmp, 0);
+        errno = saved;
+        return -1;
+    }
+    return 0;
+}
+
 sello_status sello_board_nv_write(uint32_t record, const uint8_t *data,
                                   size_t len)
 {
-    char name[32], tmp[40];
+    char name[32];
     record_name(record, name, sizeof name);
-    snprintf(tmp, sizeof tmp, "%s.tmp", name);
-    int fd = openat(state_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                    0600);
-    if (fd < 0)
-        return SELLO_ERR_STORAGE;
-    int bad = write_all(fd, data, len) || fdatasync(fd);
-    bad = close(fd) || bad;
-    if (bad || renameat(state_fd, tmp, state_fd, name) != 0 ||
-        fsync(state_fd) != 0) {
-        unlinkat(state_fd, tmp, 0);
-        return SELLO_ERR_STORAGE;
-    }
-    return SELLO_OK;
+    return sim_replace_file(state_fd, name, data, len) == 0
+               ? SELLO_OK
+               : SELLO_ERR_STORAGE;
 }
 
 sello_status sello_board_nv_erase(uint32_t record)

@@ -496,6 +496,37 @@ sello_status sim_p11_set_so_pin(sim_p11 *t, const char *so_pin,
     return so_change(t, so_pin, new_pin, len, true);
 }
 
+sello_status sim_p11_restore_so_pin(sim_p11 *t, const uint8_t *so_pin,
+                                    size_t len, const char *new_so_pin)
+{
+    if (!t)
+        return SELLO_ERR_PARAM;
+    if (!t->open)
+        return refuse(t, "not open", SELLO_ERR_STATE);
+    if (!new_so_pin || !*new_so_pin || !pin_args_ok(so_pin, len))
+        return refuse(t, "arguments", SELLO_ERR_PARAM);
+    if (t->logged_in)
+        return refuse(t, "user logged in", SELLO_ERR_STATE);
+    CK_FUNCTION_LIST *f = fl(t);
+    CK_UTF8CHAR text[2 * SIM_P11_PIN_MAX];
+    pin_text(so_pin, len, text);
+    CK_UTF8CHAR *next = (CK_UTF8CHAR *)new_so_pin;
+    CK_ULONG next_len = strlen(new_so_pin);
+    CK_RV rv = f->C_Login(t->session, CKU_SO, text, 2 * len);
+    if (rv != CKR_OK) {
+        explicit_bzero(text, sizeof text);
+        return fail(t, "C_Login(SO)", rv);
+    }
+    rv = f->C_SetPIN(t->session, text, 2 * len, next, next_len);
+    explicit_bzero(text, sizeof text);
+    CK_RV out = f->C_Logout(t->session);
+    if (rv != CKR_OK)
+        return fail(t, "C_SetPIN", rv);
+    if (out != CKR_OK)
+        return fail(t, "C_Logout(SO)", out);
+    return SELLO_OK;
+}
+
 static void forget_key(sim_p11 *t)
 {
     t->key_cached = false;

@@ -156,6 +156,18 @@ SELLO_MUST_CHECK sello_status sim_p11_set_so_pin(sim_p11 *t,
                                                  size_t len);
 
 /*
+ * The hand-back after the module's key was destroyed: logs in as SO with
+ * the hex text of so_pin[0..len) (the module's SO PIN, set by
+ * sim_p11_set_so_pin), sets the SO PIN to the printable `new_so_pin` (the
+ * operator's) and logs out, so that a new ceremony can take the token over.
+ * Errors as sim_p11_set_so_pin.
+ */
+SELLO_MUST_CHECK sello_status sim_p11_restore_so_pin(sim_p11 *t,
+                                                     const uint8_t *so_pin,
+                                                     size_t len,
+                                                     const char *new_so_pin);
+
+/*
  * Logs in as the user with the hex text of pin[0..len).
  * Errors: SELLO_ERR_PARAM for len 0 or above SIM_P11_PIN_MAX;
  * SELLO_ERR_CRYPTO for a wrong PIN; SELLO_ERR_STATE when already logged in

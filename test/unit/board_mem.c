@@ -14,6 +14,14 @@ static const uint8_t default_secret[32] = {
 
 static board_mem_records store;
 
+/* Apart from `store`, like a real board's: a snapshot/restore of the
+ * records does not touch it. */
+static struct {
+    uint64_t value;
+    bool fail;
+} counter;
+
+
 static struct {
     uint64_t ticks;
     uint32_t hz;
@@ -44,6 +52,7 @@ static struct {
 void board_mem_reset(void)
 {
     memset(&store, 0, sizeof store);
+    memset(&counter, 0, sizeof counter);
     memset(&b, 0, sizeof b);
     b.hz = BOARD_MEM_TICK_HZ_DEFAULT;
     b.drift_ppm = 50;
@@ -137,9 +146,90 @@ sello_status sello_board_device_secret(uint8_t out[32])
 
 bool sello_board_is_simulation(void) { return true; }
 
+/* ---- monotonic counter --------------------------------------------------- */
+
+void board_mem_set_counter(uint64_t value) { counter.value = value; }
+uint64_t board_mem_get_counter(void) { return counter.value; }
+void board_mem_fail_counter(bool fail) { counter.fail = fail; }
+
+sello_status sello_board_counter_read(uint64_t *value)
+{
+    if (counter.fail)
+        return SELLO_ERR_STORAGE;
+    *value = counter.value;
+    return SELLO_OK;
+}
+
+sello_status sello_board_counter_advance(uint64_t value)
+{
+    if (counter.fail)
+        return SELLO_ERR_STORAGE;
+    if (value <= counter.value)
+        return SELLO_ERR_PARAM;
+    counter.value = value;
+    return SELLO_OK;
+}
+
+/* ---- key token: this board has none --------------------------------------- */
+
+bool sello_board_token_present(void) { return false; }
+
+sello_status sello_board_token_take_over(const uint8_t *user_pin,
+                                         size_t user_pin_len,
+                                         const uint8_t *so_pin,
+                                         size_t so_pin_len)
+{
+    (void)user_pin, (void)user_pin_len, (void)so_pin, (void)so_pin_len;
+    return SELLO_ERR_NOT_FOUND;
+}
+
+sello_status sello_board_token_login(const uint8_t *pin, size_t len)
+{
+    (void)pin, (void)len;
+    return SELLO_ERR_NOT_FOUND;
+}
+
+sello_status sello_board_token_logout(void) { return SELLO_ERR_NOT_FOUND; }
+
+sello_status sello_board_token_generate(uint8_t key_type, const uint8_t *id,
+                                        size_t id_len, uint8_t *spki,
+                                        size_t cap, size_t *spki_len)
+{
+    (void)key_type, (void)id, (void)id_len, (void)spki, (void)cap,
+        (void)spki_len;
+    return SELLO_ERR_NOT_FOUND;
+}
+
+sello_status sello_board_token_sign(uint8_t key_type, const uint8_t *id,
+                                    size_t id_len, int hash_id,
+                                    const uint8_t *digest, size_t digest_len,
+                                    uint8_t *sig, size_t cap, size_t *sig_len)
+{
+    (void)key_type, (void)id, (void)id_len, (void)hash_id, (void)digest,
+        (void)digest_len, (void)sig, (void)cap, (void)sig_len;
+    return SELLO_ERR_NOT_FOUND;
+}
+
+sello_status sello_board_token_destroy(const uint8_t *id, size_t id_len)
+{
+    (void)id, (void)id_len;
+    return SELLO_ERR_NOT_FOUND;
+}
+
+sello_status sello_board_token_hand_back(const uint8_t *so_pin,
+                                         size_t so_pin_len)
+{
+    (void)so_pin, (void)so_pin_len;
+    return SELLO_ERR_NOT_FOUND;
+}
+
 /* ---- records ------------------------------------------------------------- */
 
-void board_mem_reset_records(void) { memset(&store, 0, sizeof store); }
+void board_mem_reset_records(void)
+{
+    memset(&store, 0, sizeof store);
+    memset(&counter, 0, sizeof counter);
+}
 
 void board_mem_fail_writes_after(unsigned n) { b.fail_write_in = n; }
 void board_mem_fail_all_writes(bool fail) { b.fail_all_writes = fail; }

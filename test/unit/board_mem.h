@@ -10,6 +10,8 @@
  *   entropy  a deterministic counter-mode generator, SHA-256(seed || n), so
  *            every run of a test sees the same "random" octets;
  *   secret   a fixed 32-octet device secret the test may replace;
+ *   counter  the monotonic counter, kept apart from the records;
+ *   token    none (sello_board_token_present() is false);
  *   frames   an optional queue of request frames for sello_module_serve and
  *            a log of the responses it sent (unit tests mostly call
  *            sello_module_handle directly).
@@ -94,6 +96,14 @@ typedef struct {
 
 void board_mem_snapshot(board_mem_records *out);
 void board_mem_restore(const board_mem_records *in);
+
+/* ---- monotonic counter ---------------------------------------------------- */
+/* The board counter lives apart from the records: board_mem_snapshot and
+ * board_mem_restore leave it alone; reset and reset_records zero it. */
+void board_mem_set_counter(uint64_t value);
+uint64_t board_mem_get_counter(void);
+/* While set, counter_read and counter_advance fail with SELLO_ERR_STORAGE. */
+void board_mem_fail_counter(bool fail);
 
 /* ---- frames -------------------------------------------------------------- */
 /* Queues one request frame for sello_board_frame_recv; false when full.
