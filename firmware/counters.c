@@ -1,112 +1,103 @@
-/* Block-reserved serial numbers; contracts in serial.h. */
-#include "serial.h"
+/* The unit's counters record; contracts in counters.h. */
+#include "counters.h"
 
 #include <sello/abi.h>
 #include <sello/board.h>
 
 #include <bearssl.h>
 
+#include "device_keys.h"
 #include "nv.h"
 #include "runtime.h"
 
-/* Record: version (1), reserved_end (8), lease_ms (8), HMAC-SHA256 of the
- * preceding 17 octets (32). */
-#define SERIAL_RECORD_VERSION 2u
-#define SERIAL_BODY_LEN 17u
-#define SERIAL_RECORD_LEN (SERIAL_BODY_LEN + 32u)
+/* Record: version (1), epoch (8), lease_ms (8), generation (4),
+ * failures (1), flags (1), HMAC-SHA256 of the preceding 23 octets (32). */
+#define COUNTERS_RECORD_VERSION 3u
+#define COUNTERS_BODY_LEN 23u
+#define COUNTERS_RECORD_LEN (COUNTERS_BODY_LEN + 32u)
+#define FLAG_LOCKED 0x01u
+#define FLAG_TIME_DOUBT 0x02u
 
-static const char mac_info[] = "sello serial record mac v1";
-
-static void record_mac(const sello_serials *s, const uint8_t *body,
-                       uint8_t out[32])
+/* Writes the record for epoch c->epoch + 1 with `lease`, then raises the
+ * board counter to that epoch; only then is the epoch c's. */
+static sello_status write_record(sello_counters *c, uint64_t lease)
 {
-    br_hmac_key_context kc;
-    br_hmac_context hc;
-    br_hmac_key_init(&kc, &br_sha256_vtable, s->mac_key, sizeof s->mac_key);
-    br_hmac_init(&hc, &kc, 0);
-    br_hmac_update(&hc, body, SERIAL_BODY_LEN);
-    br_hmac_out(&hc, out);
-    sello_wipe(&kc, sizeof kc);
-}
-
-static sello_status derive_mac_key(sello_serials *s)
-{
-    uint8_t secret[32];
-    SELLO_TRY(sello_board_device_secret(secret));
-    br_hkdf_context hkdf;
-    br_hkdf_init(&hkdf, &br_sha256_vtable, NULL, 0);
-    br_hkdf_inject(&hkdf, secret, sizeof secret);
-    br_hkdf_flip(&hkdf);
-    br_hkdf_produce(&hkdf, mac_info, sizeof mac_info - 1, s->mac_key,
-                    sizeof s->mac_key);
-    sello_wipe(secret, sizeof secret);
-    sello_wipe(&hkdf, sizeof hkdf);
+    if (c->epoch >= UINT64_MAX / SELLO_SERIAL_BLOCK)
+        return SELLO_ERR_EXHAUSTED;
+    uint64_t epoch = c->epoch + 1;
+    uint8_t rec[COUNTERS_RECORD_LEN];
+    rec[0] = COUNTERS_RECORD_VERSION;
+    sello_put_be64(rec + 1, epoch);
+    sello_put_be64(rec + 9, lease);
+    sello_put_be32(rec + 17, c->generation);
+    rec[21] = c->failures;
+    rec[22] = (uint8_t)((c->locked ? FLAG_LOCKED : 0) |
+                        (c->time_doubt ? FLAG_TIME_DOUBT : 0));
+    sello_hmac_sha256(c->mac_key, rec, COUNTERS_BODY_LEN, rec + COUNTERS_BODY_LEN);
+    SELLO_TRY(sello_board_nv_write(SELLO_NV_COUNTERS, rec, sizeof rec));
+    uint64_t board;
+    SELLO_TRY(sello_board_counter_read(&board));
+    if (board < epoch)
+        SELLO_TRY(sello_board_counter_advance(epoch));
+    c->epoch = epoch;
+    c->lease_ms = lease;
+    c->next = (epoch - 1) * SELLO_SERIAL_BLOCK + 1;
+    c->reserved_end = epoch * SELLO_SERIAL_BLOCK + 1;
     return SELLO_OK;
 }
 
-static sello_status write_record(sello_serials *s, uint64_t end,
-                                 uint64_t lease)
+sello_status sello_counters_load(sello_counters *c, bool *rolled_back)
 {
-    uint8_t rec[SERIAL_RECORD_LEN];
-    rec[0] = SERIAL_RECORD_VERSION;
-    sello_put_be64(rec + 1, end);
-    sello_put_be64(rec + 9, lease);
-    record_mac(s, rec, rec + SERIAL_BODY_LEN);
-    return sello_board_nv_write(SELLO_NV_SERIAL, rec, sizeof rec);
-}
-
-sello_status sello_serials_load(sello_serials *s)
-{
-    uint8_t rec[SERIAL_RECORD_LEN], mac[32];
+    uint8_t rec[COUNTERS_RECORD_LEN], mac[32];
     size_t len = 0;
-    s->next = 1;
-    s->reserved_end = 1;
-    s->lease_ms = 0;
-    s->restart_floor_ms = 0;
-    SELLO_TRY(derive_mac_key(s));
-    sello_status st = sello_board_nv_read(SELLO_NV_SERIAL, rec, sizeof rec,
+    uint64_t board;
+    sello_memset(c, 0, sizeof *c);
+    c->generation = 1;
+    *rolled_back = false;
+    SELLO_TRY(sello_device_key(NULL, 0, NULL, 0, SELLO_DK_COUNTERS_MAC,
+                               c->mac_key));
+    SELLO_TRY(sello_board_counter_read(&board));
+    c->epoch = board;
+    sello_status st = sello_board_nv_read(SELLO_NV_COUNTERS, rec, sizeof rec,
                                           &len);
     if (st != SELLO_OK)
         return st == SELLO_ERR_SPACE ? SELLO_ERR_STORAGE : st;
-    if (len != SERIAL_RECORD_LEN || rec[0] != SERIAL_RECORD_VERSION)
+    if (len != COUNTERS_RECORD_LEN || rec[0] != COUNTERS_RECORD_VERSION)
         return SELLO_ERR_STORAGE;
-    record_mac(s, rec, mac);
-    /* Compared in constant time, though the MAC protects no secret. */
-    uint8_t diff = 0;
-    for (size_t i = 0; i < sizeof mac; i++)
-        diff |= (uint8_t)(mac[i] ^ rec[SERIAL_BODY_LEN + i]);
-    if (diff != 0)
+    sello_hmac_sha256(c->mac_key, rec, COUNTERS_BODY_LEN, mac);
+    uint64_t epoch = sello_get_be64(rec + 1);
+    if (!sello_ct_equal(mac, rec + COUNTERS_BODY_LEN, sizeof mac) ||
+        epoch == 0 || epoch > board + 1)
         return SELLO_ERR_STORAGE;
-    s->reserved_end = sello_get_be64(rec + 1);
-    s->next = s->reserved_end;
-    s->restart_floor_ms = sello_get_be64(rec + 9);
-    s->lease_ms = s->restart_floor_ms;
-    if (s->next == 0)
-        return SELLO_ERR_STORAGE;
-    return SELLO_OK;
-}
-
-sello_status sello_serials_take(sello_serials *s, uint64_t gen_ms,
-                                uint64_t *counter)
-{
-    if (gen_ms < s->restart_floor_ms)
-        return SELLO_ERR_CLOCK;
-    if (s->next == s->reserved_end || gen_ms > s->lease_ms) {
-        if (s->next > UINT64_MAX - SELLO_SERIAL_BLOCK)
-            return SELLO_ERR_EXHAUSTED;
-        uint64_t end = s->next + SELLO_SERIAL_BLOCK;
-        uint64_t lease = gen_ms + SELLO_TIME_LEASE_MS;
-        SELLO_TRY(write_record(s, end, lease));
-        s->reserved_end = end;
-        s->lease_ms = lease;
+    c->restart_floor_ms = sello_get_be64(rec + 9);
+    c->lease_ms = c->restart_floor_ms;
+    c->generation = sello_get_be32(rec + 17);
+    c->failures = rec[21];
+    c->locked = (rec[22] & FLAG_LOCKED) != 0;
+    c->time_doubt = (rec[22] & FLAG_TIME_DOUBT) != 0;
+    if (epoch < board) {
+        *rolled_back = true;
+        c->time_doubt = true;
+    } else {
+        c->epoch = epoch;
     }
-    *counter = s->next++;
     return SELLO_OK;
 }
 
-sello_status sello_serials_persist(sello_serials *s)
+sello_status sello_counters_take_serial(sello_counters *c, uint64_t gen_ms,
+                                        uint64_t *counter)
 {
-    return write_record(s, s->reserved_end, s->lease_ms);
+    if (gen_ms < c->restart_floor_ms)
+        return SELLO_ERR_CLOCK;
+    if (c->next == c->reserved_end || gen_ms > c->lease_ms)
+        SELLO_TRY(write_record(c, gen_ms + SELLO_TIME_LEASE_MS));
+    *counter = c->next++;
+    return SELLO_OK;
+}
+
+sello_status sello_counters_persist(sello_counters *c)
+{
+    return write_record(c, c->lease_ms);
 }
 
 void sello_serial_magnitude(uint32_t instance, uint64_t counter,

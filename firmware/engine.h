@@ -4,8 +4,12 @@
  * exposes no "sign these bytes" entry to the ABI: its callers sign digests
  * of structures the module built itself.
  *
- * This is the `bearssl` engine: the private key lives in module memory,
- * loaded from the wrapped record in module storage (keystore.h).
+ * Two kinds of key behind one interface:
+ *   - module keys (the `bearssl` engine): the private key lives in module
+ *     memory, unwrapped from the unit record (unit.h) at activation;
+ *   - token keys (the `pkcs11` engine): the private key never leaves the
+ *     board's token; the module holds its public half and an id, and signs
+ *     through sello_board_token_sign while the token is logged in.
  */
 #ifndef SELLO_ENGINE_H
 #define SELLO_ENGINE_H
@@ -26,8 +30,12 @@
 /* Largest serialised private key (RSA-4096 CRT parts with length prefixes). */
 #define SELLO_PRIVATE_MAX (4u + 5u * (2u + SELLO_RSA_MAX_BITS / 16u))
 
+#define SELLO_TOKEN_ID_LEN 16u /* a token key's CKA_ID */
+
 typedef struct {
     uint8_t type; /* SELLO_KEY_*, 0 when no key is loaded */
+    bool in_token;
+    uint8_t token_id[SELLO_TOKEN_ID_LEN];
     union {
         struct {
             br_ec_private_key sk;
@@ -51,7 +59,8 @@ bool sello_key_type_valid(uint32_t type);
 SELLO_MUST_CHECK sello_status sello_key_generate(sello_key *k, uint8_t type,
                                                  const br_prng_class **rng);
 
-/* Serialises the private key; the output is a secret to wrap and wipe. */
+/* Serialises the private key of a module key (SELLO_ERR_STATE for a token
+ * key); the output is a secret to wrap and wipe. */
 SELLO_MUST_CHECK sello_status sello_key_export_private(const sello_key *k,
                                                        uint8_t *out,
                                                        size_t cap,
@@ -64,12 +73,25 @@ SELLO_MUST_CHECK sello_status sello_key_import_private(sello_key *k,
                                                        const uint8_t *in,
                                                        size_t len);
 
+/*
+ * Makes k the token key `id` of `type` whose public key is the DER
+ * SubjectPublicKeyInfo spki[0..len). SELLO_ERR_CRYPTO when that is not a
+ * public key of `type`.
+ */
+SELLO_MUST_CHECK sello_status sello_key_use_token(sello_key *k, uint8_t type,
+                                                  const uint8_t *id,
+                                                  const uint8_t *spki,
+                                                  size_t len);
+
 /* Prepends the DER SubjectPublicKeyInfo of the key. */
 void sello_key_write_spki(const sello_key *k, sello_der_writer *w);
 
 /* The hash a signature of this key uses: the curve's own for ECDSA, the
  * configured one (`rsa_hash`, a SELLO_HASH_*) for RSA. */
 const sello_hash_info *sello_key_sig_hash(const sello_key *k, int rsa_hash);
+
+/* The same for a key of SELLO_KEY_* `type` (NULL for an unknown type). */
+const sello_hash_info *sello_sig_hash_for(uint8_t type, int rsa_hash);
 
 /* Prepends the signature AlgorithmIdentifier for this key and hash. */
 void sello_key_write_sig_alg(const sello_key *k, const sello_hash_info *h,

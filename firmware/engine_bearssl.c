@@ -2,8 +2,10 @@
 #include "engine.h"
 
 #include <sello/abi.h>
+#include <sello/board.h>
 
 #include "oid.h"
+#include "x509.h"
 #include "runtime.h"
 
 static bool is_ec(uint8_t type)
@@ -69,6 +71,8 @@ sello_status sello_key_generate(sello_key *k, uint8_t type,
 sello_status sello_key_export_private(const sello_key *k, uint8_t *out,
                                       size_t cap, size_t *len)
 {
+    if (k->in_token)
+        return SELLO_ERR_STATE;
     if (is_ec(k->type)) {
         if (cap < k->u.ec.sk.xlen)
             return SELLO_ERR_SPACE;
@@ -137,7 +141,10 @@ sello_status sello_key_import_private(sello_key *k, uint8_t type,
     if (pos != len)
         return SELLO_ERR_CRYPTO;
     /* Public part: modulus and exponent recomputed from the CRT factors. */
-    br_rsa_compute_modulus modulus = br_rsa_compute_modulus_get_default();
+    /* i15, not the default: BearSSL 0.6's i31 version has too small a
+     * scratch buffer for two 2048-bit factors and returns 0 for every
+     * RSA-4096 key. */
+    br_rsa_compute_modulus modulus = &br_rsa_i15_compute_modulus;
     size_t nlen = modulus(NULL, sk);
     uint32_t e = br_rsa_compute_pubexp_get_default()(sk);
     if (nlen == 0 || nlen + 4 > sizeof k->u.rsa.pub || e == 0)
@@ -154,6 +161,45 @@ sello_status sello_key_import_private(sello_key *k, uint8_t type,
     k->u.rsa.pk.nlen = nlen;
     k->u.rsa.pk.e = eb;
     k->u.rsa.pk.elen = elen;
+    k->type = type;
+    return SELLO_OK;
+}
+
+sello_status sello_key_use_token(sello_key *k, uint8_t type,
+                                 const uint8_t *id, const uint8_t *spki,
+                                 size_t len)
+{
+    sello_key_wipe(k);
+    sello_der_cur c = sello_der_cur_init(spki, len);
+    sello_spki_key pub;
+    if (!sello_key_type_valid(type) || sello_spki_parse(&c, &pub) != SELLO_OK ||
+        pub.ec != is_ec(type))
+        return SELLO_ERR_CRYPTO;
+    if (pub.ec) {
+        size_t qlen = sello_der_remaining(&pub.q);
+        size_t want = type == SELLO_KEY_P384 ? 97 : 65;
+        if (pub.curve != curve_of(type) || qlen != want ||
+            qlen > sizeof k->u.ec.q)
+            return SELLO_ERR_CRYPTO;
+        sello_memcpy(k->u.ec.q, pub.q.p, qlen);
+        k->u.ec.pk.curve = pub.curve;
+        k->u.ec.pk.q = k->u.ec.q;
+        k->u.ec.pk.qlen = qlen;
+    } else {
+        size_t nlen = sello_der_remaining(&pub.n);
+        size_t elen = sello_der_remaining(&pub.e);
+        if (nlen != rsa_bits_of(type) / 8 || elen == 0 || elen > 4 ||
+            nlen + elen > sizeof k->u.rsa.pub)
+            return SELLO_ERR_CRYPTO;
+        sello_memcpy(k->u.rsa.pub, pub.n.p, nlen);
+        sello_memcpy(k->u.rsa.pub + nlen, pub.e.p, elen);
+        k->u.rsa.pk.n = k->u.rsa.pub;
+        k->u.rsa.pk.nlen = nlen;
+        k->u.rsa.pk.e = k->u.rsa.pub + nlen;
+        k->u.rsa.pk.elen = elen;
+    }
+    sello_memcpy(k->token_id, id, SELLO_TOKEN_ID_LEN);
+    k->in_token = true;
     k->type = type;
     return SELLO_OK;
 }
@@ -193,13 +239,18 @@ void sello_key_write_spki(const sello_key *k, sello_der_writer *w)
     sello_derw_wrap(w, spki, SELLO_DER_SEQUENCE);
 }
 
+const sello_hash_info *sello_sig_hash_for(uint8_t type, int rsa_hash)
+{
+    if (type == SELLO_KEY_P256)
+        return sello_hash_by_id(SELLO_HASH_SHA256);
+    if (type == SELLO_KEY_P384)
+        return sello_hash_by_id(SELLO_HASH_SHA384);
+    return rsa_bits_of(type) ? sello_hash_by_id(rsa_hash) : NULL;
+}
+
 const sello_hash_info *sello_key_sig_hash(const sello_key *k, int rsa_hash)
 {
-    if (k->type == SELLO_KEY_P256)
-        return sello_hash_by_id(SELLO_HASH_SHA256);
-    if (k->type == SELLO_KEY_P384)
-        return sello_hash_by_id(SELLO_HASH_SHA384);
-    return sello_hash_by_id(rsa_hash);
+    return sello_sig_hash_for(k->type, rsa_hash);
 }
 
 void sello_key_write_sig_alg(const sello_key *k, const sello_hash_info *h,
@@ -231,6 +282,10 @@ sello_status sello_key_sign(const sello_key *k, const sello_hash_info *h,
                             const uint8_t *digest, uint8_t *sig, size_t cap,
                             size_t *sig_len)
 {
+    if (k->in_token)
+        return sello_board_token_sign(k->type, k->token_id,
+                                      SELLO_TOKEN_ID_LEN, h->id, digest,
+                                      h->len, sig, cap, sig_len);
     if (is_ec(k->type)) {
         /* Room for the largest DER ECDSA signature of the curve. */
         if (cap < 2 * k->u.ec.sk.xlen + 9)

@@ -6,36 +6,54 @@
 #include <sello/board.h>
 #include <sello/module.h>
 
+#include "box.h"
 #include "clock.h"
+#include "counters.h"
 #include "csr.h"
+#include "custody.h"
 #include "engine.h"
 #include "hash.h"
 #include "nv.h"
 #include "runtime.h"
-#include "serial.h"
 #include "signer.h"
 #include "token.h"
 #include "tsp.h"
 #include "unit.h"
 
-#define SELLO_FW_VERSION "sello-fw 0.1.0"
+#define SELLO_FW_VERSION "sello-fw 0.2.0"
 
 /* Earliest and latest UTC the host may set: 2020-01-01, 9999-12-31. */
 #define CLOCK_MIN_MS 1577836800000ull
 #define CLOCK_MAX_MS 253402300799000ull
 
+/*
+ * Life cycle (the ABI state is derived, see state_of): a unit record makes
+ * the unit initialised, a loaded certificate makes it certified, and the
+ * quorum (or the ceremony itself, until the certificate is loaded) unlocks
+ * the key. `failed` is the error state: a start-up or storage failure
+ * after which the module answers only STATUS and refuses everything else.
+ */
 typedef struct {
-    uint8_t state;
+    bool failed;
+    bool initialised;
+    bool unlocked;
     bool simulation;
     sello_unit_config cfg;
     uint8_t spki[SELLO_SPKI_MAX];
     size_t spki_len;
+    sello_custody custody;
+    sello_custody_keys custody_keys;
     sello_key key;
     const sello_hash_info *sig_hash;
     sello_signer signer;
     br_hmac_drbg_context drbg;
     sello_clock clock;
-    sello_serials serials;
+    sello_counters counters;
+    sello_session session;
+    uint64_t locked_until;      /* ticks; meaningful while counters.locked */
+    uint64_t recalibrate_until; /* ticks; a RECALIBRATE quorum's SET_TIME
+                                   is allowed before this */
+    bool recalibrate_allowed;
     uint64_t tokens;
     union {
         uint8_t token[SELLO_TOKEN_SCRATCH_SIZE];
@@ -44,6 +62,11 @@ typedef struct {
         uint8_t csr[SELLO_CSR_SCRATCH];
         uint8_t spki[SELLO_SPKI_MAX];
     } work;
+    /* INIT's custodian keys: apart from `work`, which the ceremony uses
+     * for other things while it still needs them. */
+    sello_custodian_keys custodians;
+    /* The unwrapped key secret, only between unwrapping and use. */
+    uint8_t key_secret[SELLO_KEY_SECRET_MAX];
     uint8_t req_frame[SELLO_FRAME_MAX];
     uint8_t resp_frame[SELLO_FRAME_MAX];
 } module_ctx;
@@ -81,10 +104,26 @@ static bool hash_self_test(void)
     return sello_memcmp(got, expect, sizeof got) == 0;
 }
 
+static uint8_t state_of(const module_ctx *c)
+{
+    if (c->failed)
+        return SELLO_STATE_ERROR;
+    if (!c->initialised)
+        return SELLO_STATE_UNINITIALISED;
+    if (!c->signer.loaded)
+        return SELLO_STATE_INITIALISED;
+    return c->unlocked ? SELLO_STATE_ACTIVE : SELLO_STATE_READY;
+}
+
+static uint64_t ticks_after_s(uint64_t now, uint32_t seconds)
+{
+    return now + (uint64_t)seconds * sello_board_tick_hz();
+}
+
 /*
  * The loaded key must be the one whose public half was stored beside it,
- * and must sign and verify: catches a damaged record or a faulty engine
- * before any token depends on it.
+ * and must sign and verify: catches a damaged record, a wrong quorum or a
+ * faulty engine or token before any token depends on it.
  */
 static sello_status key_self_test(module_ctx *c)
 {
@@ -105,6 +144,47 @@ static sello_status key_self_test(module_ctx *c)
                : SELLO_ERR_SELFTEST;
 }
 
+/* Forgets the unlocked key: wiped from memory, token logged out. */
+static void lock_key(module_ctx *c)
+{
+    if (c->unlocked && c->cfg.engine == SELLO_ENGINE_TOKEN) {
+        /* Nothing better to do if the token refuses: the key is forgotten
+         * here either way, and the next login needs the quorum again. */
+        sello_status ignored = sello_board_token_logout();
+        (void)ignored;
+    }
+    sello_key_wipe(&c->key);
+    c->unlocked = false;
+}
+
+/*
+ * Unlocks the key from its unwrapped secret (the private key, or the
+ * token's user PIN followed by its SO PIN) and tests it.
+ */
+static sello_status unlock_key(module_ctx *c, const uint8_t *secret,
+                               size_t len)
+{
+    sello_status st;
+    if (c->cfg.engine == SELLO_ENGINE_TOKEN) {
+        if (len != 2 * SELLO_TOKEN_PIN_LEN)
+            return SELLO_ERR_STORAGE;
+        st = sello_board_token_login(secret, SELLO_TOKEN_PIN_LEN);
+        if (st == SELLO_OK) {
+            c->unlocked = true; /* logged in: lock_key must log out */
+            st = sello_key_use_token(&c->key, c->cfg.key_type,
+                                     c->cfg.token_id, c->spki, c->spki_len);
+        }
+    } else {
+        st = sello_key_import_private(&c->key, c->cfg.key_type, secret, len);
+        c->unlocked = st == SELLO_OK;
+    }
+    if (st == SELLO_OK)
+        st = key_self_test(c);
+    if (st != SELLO_OK)
+        lock_key(c);
+    return st;
+}
+
 static sello_status load_signer(module_ctx *c, const char **why)
 {
     size_t len;
@@ -114,6 +194,32 @@ static sello_status load_signer(module_ctx *c, const char **why)
         return st;
     return sello_signer_prepare(&c->signer, &c->cfg, c->spki, c->spki_len,
                                 c->work.certs, len, why);
+}
+
+/* The binding of shares to this unit: its key, ceremony and custody. */
+static void set_custody(module_ctx *c)
+{
+    sello_hash(sello_hash_by_id(SELLO_HASH_SHA256), c->spki, c->spki_len,
+               c->custody.unit_id);
+    c->custody.generation = c->cfg.generation;
+    c->custody.m = c->cfg.threshold;
+    c->custody.n = c->cfg.custodians;
+}
+
+/* Forgets the unit (after DESTROY, or a record of a destroyed ceremony
+ * found at start): its records go, its counters stay. */
+static sello_status erase_unit(module_ctx *c)
+{
+    lock_key(c);
+    sello_session_close(&c->session);
+    SELLO_TRY(sello_board_nv_erase(SELLO_NV_CERTS));
+    SELLO_TRY(sello_board_nv_erase(SELLO_NV_UNIT));
+    sello_memset(&c->signer, 0, sizeof c->signer);
+    sello_memset(&c->cfg, 0, sizeof c->cfg);
+    sello_memset(&c->custody, 0, sizeof c->custody);
+    c->spki_len = 0;
+    c->initialised = false;
+    return SELLO_OK;
 }
 
 static sello_status start(module_ctx *c)
@@ -127,35 +233,54 @@ static sello_status start(module_ctx *c)
     SELLO_TRY(sello_board_entropy(seed, sizeof seed));
     br_hmac_drbg_init(&c->drbg, &br_sha256_vtable, seed, sizeof seed);
     sello_wipe(seed, sizeof seed);
+    SELLO_TRY(sello_custody_keys_derive(&c->custody_keys));
 
-    sello_status serials = sello_serials_load(&c->serials);
-    if (serials != SELLO_OK && serials != SELLO_ERR_NOT_FOUND)
-        return serials;
+    bool rolled_back;
+    sello_status counters = sello_counters_load(&c->counters, &rolled_back);
+    if (counters != SELLO_OK && counters != SELLO_ERR_NOT_FOUND)
+        return counters;
+    if (rolled_back)
+        /* Whoever restored old records may also have reset the failure
+         * count: start locked out, as after too many failures. */
+        c->counters.locked = true;
 
-    sello_status st = sello_unit_load(&c->cfg, &c->key, c->spki, &c->spki_len,
+    sello_status st = sello_unit_load(&c->cfg, c->spki, &c->spki_len,
                                       c->work.unit_record);
-    if (st == SELLO_ERR_NOT_FOUND) {
-        c->state = SELLO_STATE_UNINITIALISED;
-        return SELLO_OK;
+    if (st == SELLO_OK) {
+        /* A unit with a key always has a counters record (INIT writes it
+         * first): without one, counting from 1 again could repeat serials. */
+        if (counters != SELLO_OK)
+            return SELLO_ERR_STORAGE;
+        if (c->cfg.generation < c->counters.generation) {
+            /* A destroyed ceremony's record: finish destroying it. */
+            SELLO_TRY(erase_unit(c));
+        } else if (c->cfg.generation > c->counters.generation) {
+            if (!rolled_back)
+                return SELLO_ERR_STORAGE;
+            c->counters.generation = c->cfg.generation;
+            c->initialised = true;
+        } else {
+            c->initialised = true;
+        }
+    } else if (st != SELLO_ERR_NOT_FOUND) {
+        return st;
     }
-    SELLO_TRY(st);
-    /* A unit with a key always has a serial record (op_init writes it
-     * first): without one, counting from 1 again could repeat serials. */
-    if (serials != SELLO_OK)
-        return SELLO_ERR_STORAGE;
-    c->sig_hash = sello_key_sig_hash(&c->key, c->cfg.sig_hash);
+    if (rolled_back)
+        SELLO_TRY(sello_counters_persist(&c->counters));
+    if (c->counters.locked)
+        c->locked_until = ticks_after_s(sello_board_ticks(),
+                                        c->cfg.lockout_s ? c->cfg.lockout_s
+                                                         : 900u);
+    if (!c->initialised)
+        return SELLO_OK;
+
+    c->sig_hash = sello_sig_hash_for(c->cfg.key_type, c->cfg.sig_hash);
     if (!c->sig_hash)
         return SELLO_ERR_STORAGE;
-    SELLO_TRY(key_self_test(c));
-    c->state = SELLO_STATE_INITIALISED;
-
+    set_custody(c);
     const char *why;
     st = load_signer(c, &why);
-    if (st == SELLO_ERR_NOT_FOUND)
-        return SELLO_OK;
-    SELLO_TRY(st);
-    c->state = SELLO_STATE_ACTIVE;
-    return SELLO_OK;
+    return st == SELLO_ERR_NOT_FOUND ? SELLO_OK : st;
 }
 
 sello_status sello_module_start(sello_module_storage *m)
@@ -164,21 +289,42 @@ sello_status sello_module_start(sello_module_storage *m)
     sello_memset(c, 0, sizeof *c);
     sello_status st = start(c);
     if (st != SELLO_OK) {
-        sello_key_wipe(&c->key);
-        c->state = SELLO_STATE_ERROR;
+        lock_key(c);
+        c->failed = true;
     }
     return st;
 }
 
 /* ---- operations ---------------------------------------------------------- */
 
+/* Seconds of lockout left, clearing an expired lockout (durably). */
+static sello_status lockout_left(module_ctx *c, uint32_t *left)
+{
+    *left = 0;
+    if (!c->counters.locked)
+        return SELLO_OK;
+    uint64_t now = sello_board_ticks();
+    if (now >= c->locked_until) {
+        c->counters.locked = false;
+        c->counters.failures = 0;
+        return sello_counters_persist(&c->counters);
+    }
+    uint64_t hz = sello_board_tick_hz();
+    *left = (uint32_t)((c->locked_until - now + hz - 1) / hz);
+    if (*left == 0)
+        *left = 1;
+    return SELLO_OK;
+}
+
 static sello_status op_status(module_ctx *c, reply *r)
 {
+    uint8_t state = state_of(c);
     sello_tlv_writer w = { r->out, r->cap, 0, 0 };
-    sello_tlv_put_u8(&w, SELLO_ST_STATE, c->state);
+    sello_tlv_put_u8(&w, SELLO_ST_STATE, state);
     sello_tlv_put(&w, SELLO_ST_FW_VERSION, SELLO_FW_VERSION,
                   sizeof SELLO_FW_VERSION - 1);
-    if (c->state == SELLO_STATE_INITIALISED || c->state == SELLO_STATE_ACTIVE) {
+    sello_tlv_put_u8(&w, SELLO_ST_SIMULATION, c->simulation);
+    if (c->initialised) {
         sello_tlv_put_u8(&w, SELLO_ST_KEY_TYPE, c->cfg.key_type);
         sello_tlv_put_u8(&w, SELLO_ST_SIG_HASH, (uint8_t)c->sig_hash->id);
         sello_tlv_put(&w, SELLO_ST_POLICY, c->cfg.policy, c->cfg.policy_len);
@@ -186,8 +332,31 @@ static sello_status op_status(module_ctx *c, reply *r)
         sello_tlv_put_u32(&w, SELLO_ST_HASHES, c->cfg.hashes);
         sello_tlv_put_u8(&w, SELLO_ST_QUALIFIED, c->cfg.qualified);
         sello_tlv_put_u32(&w, SELLO_ST_INSTANCE, c->cfg.instance);
+        sello_tlv_put_u8(&w, SELLO_ST_THRESHOLD, c->cfg.threshold);
+        sello_tlv_put_u8(&w, SELLO_ST_CUSTODIANS, c->cfg.custodians);
+        sello_tlv_put(&w, SELLO_ST_UNIT_ID, c->custody.unit_id,
+                      sizeof c->custody.unit_id);
+        sello_tlv_put_u8(&w, SELLO_ST_ENGINE, c->cfg.engine);
+        sello_tlv_put_u32(&w, SELLO_ST_GENERATION, c->cfg.generation);
+        sello_tlv_put_u8(&w, SELLO_ST_UNLOCKED, c->unlocked);
     }
-    sello_tlv_put_u64(&w, SELLO_ST_NEXT_SERIAL, c->serials.next);
+    if (c->signer.loaded) {
+        uint64_t end = c->signer.usage_not_after < c->signer.not_after
+                           ? c->signer.usage_not_after
+                           : c->signer.not_after;
+        sello_tlv_put_u64(&w, SELLO_ST_USAGE_NOT_AFTER, end);
+    }
+    sello_tlv_put_u8(&w, SELLO_ST_FAILURES, c->counters.failures);
+    uint32_t left;
+    if (lockout_left(c, &left) == SELLO_OK && left)
+        sello_tlv_put_u32(&w, SELLO_ST_LOCKED_S, left);
+    if (c->session.open && sello_board_ticks() < c->session.expires) {
+        sello_tlv_put_u8(&w, SELLO_ST_SESSION, c->session.purpose);
+        sello_tlv_put_u8(&w, SELLO_ST_SESSION_ACCEPTED,
+                         (uint8_t)c->session.count);
+    }
+    sello_tlv_put_u8(&w, SELLO_ST_TIME_DOUBT, c->counters.time_doubt);
+    sello_tlv_put_u64(&w, SELLO_ST_NEXT_SERIAL, c->counters.next);
     sello_tlv_put_u64(&w, SELLO_ST_TOKENS, c->tokens);
     sello_tlv_put_u8(&w, SELLO_ST_CLOCK,
                      c->clock.set ? SELLO_CLOCK_SET : SELLO_CLOCK_UNSET);
@@ -205,6 +374,22 @@ static void stamp_reject(reply *r, sello_tsp_fail fail, const char *why)
     r->len = sello_token_write_rejection(fail, why, r->out, r->cap);
 }
 
+/* Why the key may not sign at UTC `now_ms`, or NULL when it may. The
+ * certificate's validity and the key's usage period are both inclusive
+ * (RFC 5280). */
+static const char *key_life_refusal(const sello_signer *s, uint64_t now_ms)
+{
+    if (now_ms < s->not_before * 1000)
+        return "TSU certificate is not yet valid";
+    if (now_ms > s->not_after * 1000)
+        return "TSU certificate has expired";
+    if (now_ms < s->usage_not_before * 1000)
+        return "private key usage period has not begun";
+    if (now_ms > s->usage_not_after * 1000)
+        return "private key usage period has ended";
+    return NULL;
+}
+
 /* Always answers with a TimeStampResp; only the frame status is OK. */
 static sello_status op_stamp(module_ctx *c, const uint8_t *in, size_t in_len,
                              reply *r)
@@ -218,8 +403,17 @@ static sello_status op_stamp(module_ctx *c, const uint8_t *in, size_t in_len,
         stamp_reject(r, v.fail, v.why);
         return SELLO_OK;
     }
-    if (c->state != SELLO_STATE_ACTIVE) {
-        stamp_reject(r, SELLO_TSP_FAIL_SYSTEM_FAILURE, "unit is not active");
+    if (state_of(c) != SELLO_STATE_ACTIVE) {
+        stamp_reject(r, SELLO_TSP_FAIL_SYSTEM_FAILURE,
+                     state_of(c) == SELLO_STATE_READY
+                         ? "unit is not active: custodians must activate it"
+                         : "unit is not active");
+        return SELLO_OK;
+    }
+    if (c->counters.time_doubt) {
+        stamp_reject(r, SELLO_TSP_FAIL_SYSTEM_FAILURE,
+                     "module records were rolled back: custodians must "
+                     "recalibrate the clock");
         return SELLO_OK;
     }
     if (!v.accepted) {
@@ -231,14 +425,13 @@ static sello_status op_stamp(module_ctx *c, const uint8_t *in, size_t in_len,
         stamp_reject(r, SELLO_TSP_FAIL_TIME_NOT_AVAILABLE, "clock is not set");
         return SELLO_OK;
     }
-    /* RFC 5280: valid from notBefore through notAfter, inclusive. */
-    if (now < c->signer.not_before * 1000 || now > c->signer.not_after * 1000) {
-        stamp_reject(r, SELLO_TSP_FAIL_SYSTEM_FAILURE,
-                     "TSU certificate is not valid at this time");
+    const char *refusal = key_life_refusal(&c->signer, now);
+    if (refusal) {
+        stamp_reject(r, SELLO_TSP_FAIL_SYSTEM_FAILURE, refusal);
         return SELLO_OK;
     }
     uint64_t counter;
-    sello_status st = sello_serials_take(&c->serials, now, &counter);
+    sello_status st = sello_counters_take_serial(&c->counters, now, &counter);
     if (st == SELLO_ERR_CLOCK) {
         stamp_reject(r, SELLO_TSP_FAIL_TIME_NOT_AVAILABLE,
                      "clock is behind time already issued; retry shortly");
@@ -263,70 +456,192 @@ static sello_status op_stamp(module_ctx *c, const uint8_t *in, size_t in_len,
 
 static sello_status op_get_certs(module_ctx *c, reply *r)
 {
-    if (c->state != SELLO_STATE_ACTIVE) {
+    if (!c->signer.loaded) {
         r->why = "no certificate loaded";
         return SELLO_ERR_STATE;
     }
     return sello_board_nv_read(SELLO_NV_CERTS, r->out, r->cap, &r->len);
 }
 
-static sello_status op_init(module_ctx *c, const uint8_t *in, size_t in_len,
-                            reply *r)
+/* Each custodian key must be a usable X25519 key: sealing to a low-order
+ * point would give every observer the share. Checked before anything of
+ * the ceremony happens. */
+static sello_status check_custodian_keys(module_ctx *c,
+                                         const sello_custodian_keys *keys)
 {
-    if (c->state != SELLO_STATE_UNINITIALISED) {
-        r->why = "unit already initialised";
-        return SELLO_ERR_STATE;
-    }
-    sello_unit_config cfg;
-    SELLO_TRY(sello_unit_config_parse(&cfg, in, in_len, &r->why));
     const br_prng_class **rng = &c->drbg.vtable;
-    sello_status st = sello_key_generate(&c->key, cfg.key_type, rng);
-    if (st != SELLO_OK) {
-        r->why = "key generation failed";
-        goto fail;
+    for (unsigned i = 0; i < keys->count; i++) {
+        uint8_t eph[32], probe[SELLO_BOX_OVERHEAD];
+        (*rng)->generate(rng, eph, sizeof eph);
+        sello_status st = sello_box_seal(eph, &keys->key[i], 1, NULL, 0,
+                                         SELLO_BOX_LABEL_SHARE, NULL, 0,
+                                         NULL, 0, probe);
+        sello_wipe(eph, sizeof eph);
+        if (st != SELLO_OK)
+            return st;
     }
+    return SELLO_OK;
+}
+
+/* Generates the key per the configuration and leaves its secret (private
+ * key, or token PINs) in c->key_secret. */
+static sello_status generate_key(module_ctx *c, size_t *secret_len,
+                                 const char **why)
+{
+    const br_prng_class **rng = &c->drbg.vtable;
+    sello_status st;
+    if (c->cfg.engine == SELLO_ENGINE_TOKEN) {
+        uint8_t *user_pin = c->key_secret;
+        uint8_t *so_pin = c->key_secret + SELLO_TOKEN_PIN_LEN;
+        (*rng)->generate(rng, c->key_secret, 2 * SELLO_TOKEN_PIN_LEN);
+        (*rng)->generate(rng, c->cfg.token_id, sizeof c->cfg.token_id);
+        *secret_len = 2 * SELLO_TOKEN_PIN_LEN;
+        st = sello_board_token_take_over(user_pin, SELLO_TOKEN_PIN_LEN, so_pin,
+                                         SELLO_TOKEN_PIN_LEN);
+        if (st != SELLO_OK) {
+            *why = "taking over the key token failed";
+            return st;
+        }
+        st = sello_board_token_login(user_pin, SELLO_TOKEN_PIN_LEN);
+        if (st != SELLO_OK) {
+            *why = "logging in to the key token failed";
+            return st;
+        }
+        c->unlocked = true;
+        st = sello_board_token_generate(c->cfg.key_type, c->cfg.token_id,
+                                        sizeof c->cfg.token_id, c->spki,
+                                        sizeof c->spki, &c->spki_len);
+        if (st == SELLO_OK)
+            st = sello_key_use_token(&c->key, c->cfg.key_type,
+                                     c->cfg.token_id, c->spki, c->spki_len);
+        if (st != SELLO_OK)
+            *why = "key generation in the token failed";
+        return st;
+    }
+    st = sello_key_generate(&c->key, c->cfg.key_type, rng);
+    if (st != SELLO_OK) {
+        *why = "key generation failed";
+        return st;
+    }
+    c->unlocked = true;
     sello_der_writer w;
     sello_derw_init(&w, c->spki, sizeof c->spki);
     sello_key_write_spki(&c->key, &w);
-    if (!sello_derw_to_front(&w, &c->spki_len)) {
+    if (!sello_derw_to_front(&w, &c->spki_len))
+        return SELLO_ERR_SPACE;
+    return sello_key_export_private(&c->key, c->key_secret,
+                                    sizeof c->key_secret, secret_len);
+}
+
+/*
+ * Splits k and writes the INIT reply: SPKI, unit id, one share box per
+ * custodian.
+ */
+static sello_status write_ceremony_reply(module_ctx *c,
+                                         const sello_custodian_keys *keys,
+                                         const uint8_t k[32], reply *r)
+{
+    const br_prng_class **rng = &c->drbg.vtable;
+    sello_shamir_share shares[SELLO_SHAMIR_MAX_N];
+    SELLO_TRY(sello_shamir_split(k, c->cfg.threshold, c->cfg.custodians, rng,
+                                 shares));
+    sello_tlv_writer w = { r->out, r->cap, 0, 0 };
+    sello_tlv_put(&w, SELLO_INITR_SPKI, c->spki, c->spki_len);
+    sello_tlv_put(&w, SELLO_INITR_UNIT_ID, c->custody.unit_id,
+                  sizeof c->custody.unit_id);
+    sello_status st = SELLO_OK;
+    for (unsigned i = 0; i < c->cfg.custodians && st == SELLO_OK; i++) {
+        uint8_t plain[SELLO_SHARE_LEN], box[SELLO_SHARE_BOX_LEN], eph[32];
+        sello_share_encode(&c->custody, &c->custody_keys, &shares[i], plain);
+        (*rng)->generate(rng, eph, sizeof eph);
+        st = sello_box_seal(eph, &keys->key[i], 1, NULL, 0,
+                            SELLO_BOX_LABEL_SHARE, NULL, 0, plain,
+                            sizeof plain, box);
+        sello_tlv_put(&w, SELLO_INITR_SHARE, box, sizeof box);
+        sello_wipe(plain, sizeof plain);
+        sello_wipe(eph, sizeof eph);
+    }
+    sello_wipe(shares, sizeof shares);
+    if (st == SELLO_OK && w.overflow)
         st = SELLO_ERR_SPACE;
+    r->len = st == SELLO_OK ? w.len : 0;
+    return st;
+}
+
+static sello_status op_init(module_ctx *c, const uint8_t *in, size_t in_len,
+                            reply *r)
+{
+    if (c->initialised) {
+        r->why = "unit already initialised";
+        return SELLO_ERR_STATE;
+    }
+    sello_custodian_keys *keys = &c->custodians;
+    SELLO_TRY(sello_unit_config_parse(&c->cfg, keys, in, in_len, &r->why));
+    c->cfg.generation = c->counters.generation;
+    sello_status st = check_custodian_keys(c, keys);
+    if (st != SELLO_OK) {
+        r->why = "a custodian key is not a usable X25519 public key";
         goto fail;
     }
-    c->cfg = cfg;
-    c->sig_hash = sello_key_sig_hash(&c->key, cfg.sig_hash);
-    st = key_self_test(c);
+    if (c->cfg.engine == SELLO_ENGINE_TOKEN && !sello_board_token_present()) {
+        r->why = "this board has no key token";
+        st = SELLO_ERR_PARAM;
+        goto fail;
+    }
+    size_t secret_len = 0;
+    st = generate_key(c, &secret_len, &r->why);
     if (st != SELLO_OK)
         goto fail;
-    /* The serial record first: a crash before the unit record then leaves
-     * an uninitialised unit, never a key without its serial record. */
-    st = sello_serials_persist(&c->serials);
+    c->sig_hash = sello_sig_hash_for(c->cfg.key_type, c->cfg.sig_hash);
+    st = key_self_test(c);
     if (st != SELLO_OK) {
-        r->why = "storing the serial record failed";
+        r->why = "the new key failed its self-test";
         goto fail;
     }
-    st = sello_unit_save(&c->cfg, &c->key, c->spki, c->spki_len, rng,
-                         c->work.unit_record);
-    if (st != SELLO_OK) {
-        r->why = "storing the unit record failed";
-        goto fail;
+    set_custody(c);
+
+    uint8_t k[SELLO_ACTIVATION_SECRET_LEN];
+    const br_prng_class **rng = &c->drbg.vtable;
+    (*rng)->generate(rng, k, sizeof k);
+    st = write_ceremony_reply(c, keys, k, r);
+    /* The counters record first: a crash before the unit record then
+     * leaves an uninitialised unit, never a key without its counters. */
+    if (st == SELLO_OK) {
+        st = sello_counters_persist(&c->counters);
+        if (st != SELLO_OK)
+            r->why = "storing the counters record failed";
     }
-    if (c->spki_len > r->cap) {
-        st = SELLO_ERR_SPACE;
-        goto fail;
+    if (st == SELLO_OK) {
+        st = sello_unit_save(&c->cfg, c->spki, c->spki_len, c->key_secret,
+                             secret_len, k, rng, c->work.unit_record);
+        if (st != SELLO_OK)
+            r->why = "storing the unit record failed";
     }
-    sello_memcpy(r->out, c->spki, c->spki_len);
-    r->len = c->spki_len;
-    c->state = SELLO_STATE_INITIALISED;
+    sello_wipe(k, sizeof k);
+    sello_wipe(c->key_secret, sizeof c->key_secret);
+    if (st != SELLO_OK)
+        goto fail;
+    c->initialised = true;
     return SELLO_OK;
 fail:
-    sello_key_wipe(&c->key);
+    if (c->cfg.engine == SELLO_ENGINE_TOKEN && c->unlocked) {
+        sello_status ignored = sello_board_token_destroy(
+            c->cfg.token_id, sizeof c->cfg.token_id);
+        (void)ignored;
+    }
+    lock_key(c);
+    sello_wipe(c->key_secret, sizeof c->key_secret);
+    sello_memset(&c->cfg, 0, sizeof c->cfg);
+    c->spki_len = 0;
+    r->len = 0;
     return st;
 }
 
 static sello_status op_get_csr(module_ctx *c, reply *r)
 {
-    if (c->state != SELLO_STATE_INITIALISED && c->state != SELLO_STATE_ACTIVE) {
-        r->why = "unit has no key";
+    if (!c->unlocked) {
+        r->why = c->initialised ? "key is locked: activate it first"
+                                : "unit has no key";
         return SELLO_ERR_STATE;
     }
     return sello_csr_write(&c->cfg, &c->key, c->sig_hash, c->work.csr, r->out,
@@ -336,26 +651,44 @@ static sello_status op_get_csr(module_ctx *c, reply *r)
 static sello_status op_load_cert(module_ctx *c, const uint8_t *in,
                                  size_t in_len, reply *r)
 {
-    if (c->state != SELLO_STATE_INITIALISED && c->state != SELLO_STATE_ACTIVE) {
+    if (!c->initialised || c->failed) {
         r->why = "unit has no key";
         return SELLO_ERR_STATE;
     }
+    bool was_certified = c->signer.loaded;
     sello_status st = sello_signer_prepare(&c->signer, &c->cfg, c->spki,
                                            c->spki_len, in, in_len, &r->why);
     if (st == SELLO_OK) {
         st = sello_board_nv_write(SELLO_NV_CERTS, in, in_len);
         if (st == SELLO_OK) {
-            c->state = SELLO_STATE_ACTIVE;
+            /* Only the quorum makes a unit ACTIVE: the key the ceremony
+             * left unlocked for the CSR is locked now. */
+            if (!was_certified)
+                lock_key(c);
             return SELLO_OK;
         }
         r->why = "storing the certificate failed";
     }
     /* Keep serving with the certificate that was there before, if any. */
     const char *ignored;
-    if (c->state == SELLO_STATE_ACTIVE &&
-        load_signer(c, &ignored) != SELLO_OK)
-        c->state = SELLO_STATE_ERROR;
+    if (!was_certified) {
+        sello_memset(&c->signer, 0, sizeof c->signer);
+    } else if (load_signer(c, &ignored) != SELLO_OK) {
+        lock_key(c);
+        c->failed = true;
+    }
     return st;
+}
+
+static sello_status op_deactivate(module_ctx *c, reply *r)
+{
+    if (!c->initialised) {
+        r->why = "unit has no key";
+        return SELLO_ERR_STATE;
+    }
+    lock_key(c);
+    sello_session_close(&c->session);
+    return SELLO_OK;
 }
 
 static sello_status op_set_time(module_ctx *c, const uint8_t *in,
@@ -370,17 +703,220 @@ static sello_status op_set_time(module_ctx *c, const uint8_t *in,
         r->why = "time out of range";
         return SELLO_ERR_PARAM;
     }
-    if (c->clock.set) {
-        r->why = "clock already set since start";
+    uint64_t now = sello_board_ticks();
+    bool quorum = c->recalibrate_allowed && now < c->recalibrate_until;
+    if (c->clock.set && !quorum) {
+        r->why = "clock already set since start: recalibration needs the "
+                 "quorum";
         return SELLO_ERR_STATE;
     }
-    sello_clock_set(&c->clock, utc_ms, sello_board_ticks());
+    if (quorum) {
+        c->recalibrate_allowed = false;
+        if (c->counters.time_doubt) {
+            c->counters.time_doubt = false;
+            SELLO_TRY(sello_counters_persist(&c->counters));
+        }
+    }
+    sello_clock_set(&c->clock, utc_ms, now);
+    return SELLO_OK;
+}
+
+static void put_session(const module_ctx *c, sello_tlv_writer *w)
+{
+    const sello_session *s = &c->session;
+    uint64_t now = sello_board_ticks(), hz = sello_board_tick_hz();
+    sello_tlv_put(w, SELLO_SESS_ID, s->id, sizeof s->id);
+    sello_tlv_put(w, SELLO_SESS_CHALLENGE, s->challenge, sizeof s->challenge);
+    sello_tlv_put(w, SELLO_SESS_PUBKEY, s->pub, sizeof s->pub);
+    sello_tlv_put_u32(w, SELLO_SESS_EXPIRES_S,
+                      (uint32_t)((s->expires - now) / hz));
+    sello_tlv_put_u8(w, SELLO_SESS_PURPOSE, s->purpose);
+    sello_tlv_put_u8(w, SELLO_SESS_THRESHOLD, c->custody.m);
+    sello_tlv_put_u8(w, SELLO_SESS_CUSTODIANS, c->custody.n);
+    sello_tlv_put(w, SELLO_SESS_UNIT_ID, c->custody.unit_id,
+                  sizeof c->custody.unit_id);
+    sello_tlv_put_u8(w, SELLO_SESS_ACCEPTED, (uint8_t)s->count);
+}
+
+/* Refuses quorum work while locked out, saying for how long. */
+static sello_status check_lockout(module_ctx *c, reply *r)
+{
+    uint32_t left;
+    sello_status st = lockout_left(c, &left);
+    if (st != SELLO_OK) {
+        r->why = "storing the counters record failed";
+        return st;
+    }
+    if (left) {
+        r->why = "locked out after repeated failed submissions; "
+                 "see STATUS for the time left";
+        return SELLO_ERR_LOCKED;
+    }
+    return SELLO_OK;
+}
+
+static sello_status op_session_open(module_ctx *c, const uint8_t *in,
+                                    size_t in_len, reply *r)
+{
+    if (in_len < 1 || in_len > 2 || in[0] < SELLO_PURPOSE_ACTIVATE ||
+        in[0] > SELLO_PURPOSE_RECALIBRATE ||
+        (in_len == 2 && (in[1] & ~SELLO_SESSION_OPEN_NEW))) {
+        r->why = "expected a purpose and optional flags";
+        return SELLO_ERR_PARAM;
+    }
+    uint8_t purpose = in[0];
+    if (!c->initialised || c->failed) {
+        r->why = "unit has no key";
+        return SELLO_ERR_STATE;
+    }
+    if (purpose == SELLO_PURPOSE_ACTIVATE && c->unlocked) {
+        r->why = "key is already unlocked";
+        return SELLO_ERR_STATE;
+    }
+    SELLO_TRY(check_lockout(c, r));
+    uint64_t now = sello_board_ticks();
+    bool join = c->session.open && c->session.purpose == purpose &&
+                now < c->session.expires &&
+                !(in_len == 2 && (in[1] & SELLO_SESSION_OPEN_NEW));
+    if (!join)
+        sello_session_open(&c->session, purpose, &c->drbg.vtable,
+                           ticks_after_s(now, SELLO_SESSION_LIFETIME_S));
+    sello_tlv_writer w = { r->out, r->cap, 0, 0 };
+    put_session(c, &w);
+    r->len = w.len;
+    return w.overflow ? SELLO_ERR_SPACE : SELLO_OK;
+}
+
+/* A counted failure: durable before the answer, so that crashing the
+ * module after each try gains nothing. */
+static sello_status count_failure(module_ctx *c)
+{
+    if (c->counters.failures < 0xff)
+        c->counters.failures++;
+    if (c->counters.failures >= c->cfg.lockout_failures) {
+        c->counters.locked = true;
+        c->locked_until = ticks_after_s(sello_board_ticks(),
+                                        c->cfg.lockout_s);
+        sello_session_close(&c->session);
+    }
+    return sello_counters_persist(&c->counters);
+}
+
+/* The quorum is met: K is rebuilt, the key secret unwrapped, and the
+ * session's purpose performed. */
+static sello_status perform_quorum(module_ctx *c, reply *r)
+{
+    uint8_t k[SELLO_ACTIVATION_SECRET_LEN];
+    size_t secret_len = 0;
+    uint8_t purpose = c->session.purpose;
+    sello_status st = sello_shamir_combine(c->session.shares,
+                                           c->session.count, k);
+    sello_session_close(&c->session);
+    if (st == SELLO_OK)
+        st = sello_unit_unseal(k, c->key_secret, &secret_len,
+                               c->work.unit_record);
+    sello_wipe(k, sizeof k);
+    if (st != SELLO_OK) {
+        r->why = "the shares did not unwrap the key";
+        goto out;
+    }
+    switch (purpose) {
+    case SELLO_PURPOSE_ACTIVATE:
+        st = unlock_key(c, c->key_secret, secret_len);
+        if (st != SELLO_OK)
+            r->why = "the unwrapped key failed its self-test";
+        break;
+    case SELLO_PURPOSE_DESTROY:
+        if (c->cfg.engine == SELLO_ENGINE_TOKEN) {
+            /* The token destroys its key only for a logged-in user. */
+            if (!c->unlocked)
+                st = unlock_key(c, c->key_secret, secret_len);
+            if (st == SELLO_OK)
+                st = sello_board_token_destroy(c->cfg.token_id,
+                                               sizeof c->cfg.token_id);
+            if (st == SELLO_OK) {
+                /* Back to the operator, so a new ceremony can take the
+                 * token over again. */
+                lock_key(c);
+                st = sello_board_token_hand_back(
+                    c->key_secret + SELLO_TOKEN_PIN_LEN, SELLO_TOKEN_PIN_LEN);
+            }
+            if (st != SELLO_OK) {
+                r->why = "destroying the key in the token failed";
+                break;
+            }
+        }
+        /* The generation first: from then on the unit record is a dead
+         * ceremony's, whatever happens to the erasure. */
+        c->counters.generation++;
+        c->counters.failures = 0;
+        st = sello_counters_persist(&c->counters);
+        if (st == SELLO_OK)
+            st = erase_unit(c);
+        if (st != SELLO_OK)
+            r->why = "erasing the unit failed";
+        break;
+    case SELLO_PURPOSE_RECALIBRATE:
+        c->recalibrate_allowed = true;
+        c->recalibrate_until = ticks_after_s(sello_board_ticks(),
+                                             SELLO_SESSION_LIFETIME_S);
+        break;
+    default:
+        st = SELLO_ERR_STATE;
+        break;
+    }
+    if (st == SELLO_OK && c->counters.failures) {
+        c->counters.failures = 0;
+        st = sello_counters_persist(&c->counters);
+    }
+out:
+    sello_wipe(c->key_secret, sizeof c->key_secret);
+    return st;
+}
+
+static sello_status op_session_submit(module_ctx *c, const uint8_t *in,
+                                      size_t in_len, reply *r)
+{
+    SELLO_TRY(check_lockout(c, r));
+    if (c->session.open && sello_board_ticks() >= c->session.expires)
+        sello_session_close(&c->session);
+    bool counts;
+    sello_status st = sello_session_submit(&c->session, &c->custody,
+                                           &c->custody_keys, in, in_len,
+                                           &r->why, &counts);
+    if (st == SELLO_ERR_PARAM)
+        return st;
+    if (st == SELLO_ERR_SESSION) {
+        r->why = "no such session: it was never opened, was replaced, "
+                 "or has expired";
+        return st;
+    }
+    if (st != SELLO_OK) {
+        if (counts && count_failure(c) != SELLO_OK) {
+            r->why = "storing the failure count failed";
+            return SELLO_ERR_STORAGE;
+        }
+        return st;
+    }
+    uint8_t accepted = (uint8_t)c->session.count;
+    bool done = accepted >= c->custody.m;
+    if (done)
+        SELLO_TRY(perform_quorum(c, r));
+    sello_tlv_writer w = { r->out, r->cap, 0, 0 };
+    sello_tlv_put_u8(&w, SELLO_SESS_ACCEPTED, accepted);
+    sello_tlv_put_u8(&w, SELLO_SESS_THRESHOLD, c->custody.m);
+    sello_tlv_put_u8(&w, SELLO_SESS_DONE, done);
+    r->len = w.len;
     return SELLO_OK;
 }
 
 static sello_status dispatch(module_ctx *c, uint8_t op, const uint8_t *in,
                              size_t in_len, reply *r)
 {
+    if (c->failed && op != SELLO_OP_STATUS && op != SELLO_OP_STAMP) {
+        r->why = "module is in the error state";
+        return SELLO_ERR_STATE;
+    }
     switch (op) {
     case SELLO_OP_STATUS:
         return op_status(c, r);
@@ -394,8 +930,14 @@ static sello_status dispatch(module_ctx *c, uint8_t op, const uint8_t *in,
         return op_get_csr(c, r);
     case SELLO_OP_LOAD_CERT:
         return op_load_cert(c, in, in_len, r);
+    case SELLO_OP_DEACTIVATE:
+        return op_deactivate(c, r);
     case SELLO_OP_SET_TIME:
         return op_set_time(c, in, in_len, r);
+    case SELLO_OP_SESSION_OPEN:
+        return op_session_open(c, in, in_len, r);
+    case SELLO_OP_SESSION_SUBMIT:
+        return op_session_submit(c, in, in_len, r);
     default:
         return SELLO_ERR_OPCODE;
     }

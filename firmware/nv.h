@@ -8,8 +8,9 @@ enum {
     SELLO_NV_UNIT = 1,
     /* The TSU certificate and, optionally, its issuer's. */
     SELLO_NV_CERTS = 2,
-    /* The end of the reserved serial block and the time floor. */
-    SELLO_NV_SERIAL = 3,
+    /* Serial epoch, time floor, ceremony generation, failure count
+     * (counters.h). */
+    SELLO_NV_COUNTERS = 3,
 };
 
 #endif

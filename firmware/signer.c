@@ -141,6 +141,16 @@ sello_status sello_signer_prepare(sello_signer *s, const sello_unit_config *cfg,
         return refuse(why, "certificate names too large");
     s->not_before = tsu.not_before;
     s->not_after = tsu.not_after;
+    /* The private-key usage period: the certificate's own extension, else
+     * the configured number of days from notBefore, else the validity. */
+    s->usage_not_before = tsu.usage_has_not_before ? tsu.usage_not_before
+                                                   : tsu.not_before;
+    s->usage_not_after = tsu.not_after;
+    if (tsu.usage_has_not_after)
+        s->usage_not_after = tsu.usage_not_after;
+    else if (!tsu.usage_has_not_before && cfg->key_usage_days)
+        s->usage_not_after = tsu.not_before +
+                             (uint64_t)cfg->key_usage_days * 86400u - 1;
     s->loaded = true;
     return SELLO_OK;
 }

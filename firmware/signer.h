@@ -34,6 +34,11 @@ typedef struct {
     size_t tsa_len;
     uint64_t not_before; /* certificate validity, seconds since 1970 */
     uint64_t not_after;
+    /* The private-key usage period (inclusive, seconds since 1970): the
+     * certificate's PrivateKeyUsagePeriod, or the configured number of
+     * days from notBefore when it has none, or else the validity. */
+    uint64_t usage_not_before;
+    uint64_t usage_not_after;
 } sello_signer;
 
 /*

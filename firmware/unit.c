@@ -5,23 +5,28 @@
 #include <sello/board.h>
 
 #include "der.h"
+#include "device_keys.h"
 #include "nv.h"
 #include "oid.h"
 #include "runtime.h"
+#include "shamir.h"
 
 /* Record-only TLV types, above the SELLO_INIT_* range. */
 enum {
     UNIT_TLV_VERSION = 0x80,
     UNIT_TLV_SPKI = 0x81,
     UNIT_TLV_SALT = 0x82,
-    UNIT_TLV_SEALED = 0x83, /* nonce (12) || ciphertext || tag (16); last */
+    UNIT_TLV_SEALED = 0x83, /* nonce (12) || ciphertext || tag (16) */
+    UNIT_TLV_GENERATION = 0x84,
+    UNIT_TLV_CUSTODIANS = 0x85, /* N; M is SELLO_INIT_THRESHOLD */
+    UNIT_TLV_TOKEN_ID = 0x86,
+    UNIT_TLV_MAC = 0x87,    /* HMAC-SHA256 of everything before it; last */
 };
-#define UNIT_RECORD_VERSION 1u
+#define UNIT_RECORD_VERSION 2u
 #define UNIT_SALT_LEN 32u
 #define UNIT_NONCE_LEN 12u
 #define UNIT_TAG_LEN 16u
-
-static const char wrap_info[] = "sello unit key wrap v1";
+#define UNIT_MAC_ITEM_LEN (3u + 32u)
 
 static void config_defaults(sello_unit_config *cfg)
 {
@@ -36,6 +41,10 @@ static void config_defaults(sello_unit_config *cfg)
     sello_memcpy(cfg->policy + 2, SELLO_OID_ETSI_BEST_PRACTICE_POLICY,
                  SELLO_OID_ETSI_BEST_PRACTICE_POLICY_LEN);
     cfg->policy_len = 2 + SELLO_OID_ETSI_BEST_PRACTICE_POLICY_LEN;
+    cfg->engine = SELLO_ENGINE_MODULE;
+    cfg->lockout_failures = 5;
+    cfg->lockout_s = 900;
+    cfg->generation = 1;
 }
 
 static bool get_u32(const uint8_t *v, size_t len, uint32_t *out)
@@ -119,17 +128,59 @@ static bool config_apply(sello_unit_config *cfg, uint8_t type,
         return get_flag(v, len, &cfg->chain);
     case SELLO_INIT_INSTANCE:
         return get_u32(v, len, &cfg->instance);
+    case SELLO_INIT_THRESHOLD:
+        if (len != 1 || v[0] < SELLO_SHAMIR_MIN_M || v[0] > SELLO_SHAMIR_MAX_N)
+            return false;
+        cfg->threshold = v[0];
+        return true;
+    case SELLO_INIT_ENGINE:
+        if (len != 1 ||
+            (v[0] != SELLO_ENGINE_MODULE && v[0] != SELLO_ENGINE_TOKEN))
+            return false;
+        cfg->engine = v[0];
+        return true;
+    case SELLO_INIT_LOCKOUT_FAILURES:
+        if (len != 1 || v[0] < 1 || v[0] > 100)
+            return false;
+        cfg->lockout_failures = v[0];
+        return true;
+    case SELLO_INIT_LOCKOUT_S:
+        if (!get_u32(v, len, &u) || u < 1 || u > 604800u)
+            return false;
+        cfg->lockout_s = u;
+        return true;
+    case SELLO_INIT_KEY_USAGE_DAYS:
+        if (!get_u32(v, len, &u) || u > 36600u)
+            return false;
+        cfg->key_usage_days = u;
+        return true;
     default:
         *known = false;
         return false;
     }
 }
 
+/* A custodian key: 32 octets, not one of the keys before it. (Low-order
+ * points are caught when the share is sealed to it.) */
+static bool add_custodian(sello_custodian_keys *keys, const uint8_t *v,
+                          size_t len)
+{
+    if (len != 32 || keys->count >= SELLO_SHAMIR_MAX_N)
+        return false;
+    for (unsigned i = 0; i < keys->count; i++)
+        if (sello_memcmp(keys->key[i], v, 32) == 0)
+            return false;
+    sello_memcpy(keys->key[keys->count++], v, 32);
+    return true;
+}
+
 sello_status sello_unit_config_parse(sello_unit_config *cfg,
+                                     sello_custodian_keys *keys,
                                      const uint8_t *tlv, size_t len,
                                      const char **why)
 {
     config_defaults(cfg);
+    keys->count = 0;
     sello_tlv_reader r = { tlv, tlv + len };
     uint32_t seen = 0;
     uint8_t type;
@@ -138,6 +189,13 @@ sello_status sello_unit_config_parse(sello_unit_config *cfg,
     int more;
     while ((more = sello_tlv_next(&r, &type, &v, &n)) == 1) {
         bool known;
+        if (type == SELLO_INIT_CUSTODIAN) {
+            if (!add_custodian(keys, v, n)) {
+                *why = "invalid, repeated or too many custodian keys";
+                return SELLO_ERR_PARAM;
+            }
+            continue;
+        }
         if (type < 32 && (seen & (1u << type))) {
             *why = "parameter given twice";
             return SELLO_ERR_PARAM;
@@ -156,6 +214,15 @@ sello_status sello_unit_config_parse(sello_unit_config *cfg,
         *why = "subject name required";
         return SELLO_ERR_PARAM;
     }
+    if (keys->count < SELLO_SHAMIR_MIN_M) {
+        *why = "at least two custodian keys required";
+        return SELLO_ERR_PARAM;
+    }
+    if (cfg->threshold == 0 || cfg->threshold > keys->count) {
+        *why = "threshold required, between 2 and the number of custodians";
+        return SELLO_ERR_PARAM;
+    }
+    cfg->custodians = (uint8_t)keys->count;
     return SELLO_OK;
 }
 
@@ -171,38 +238,55 @@ static void config_write(const sello_unit_config *cfg, sello_tlv_writer *w)
     sello_tlv_put_u8(w, SELLO_INIT_TSA_NAME, cfg->tsa_name);
     sello_tlv_put_u8(w, SELLO_INIT_CHAIN, cfg->chain);
     sello_tlv_put_u32(w, SELLO_INIT_INSTANCE, cfg->instance);
+    sello_tlv_put_u8(w, SELLO_INIT_THRESHOLD, cfg->threshold);
+    sello_tlv_put_u8(w, SELLO_INIT_ENGINE, cfg->engine);
+    sello_tlv_put_u8(w, SELLO_INIT_LOCKOUT_FAILURES, cfg->lockout_failures);
+    sello_tlv_put_u32(w, SELLO_INIT_LOCKOUT_S, cfg->lockout_s);
+    sello_tlv_put_u32(w, SELLO_INIT_KEY_USAGE_DAYS, cfg->key_usage_days);
+    sello_tlv_put_u32(w, UNIT_TLV_GENERATION, cfg->generation);
+    sello_tlv_put_u8(w, UNIT_TLV_CUSTODIANS, cfg->custodians);
+    if (cfg->engine == SELLO_ENGINE_TOKEN)
+        sello_tlv_put(w, UNIT_TLV_TOKEN_ID, cfg->token_id,
+                      sizeof cfg->token_id);
 }
 
-/* Prepares AES-256-GCM under the key derived from the device secret and
- * `salt`, with `nonce` and the additional data `aad`. */
+/* Prepares AES-256-GCM under HKDF(salt, device secret || k), with `nonce`
+ * and the additional data `aad`. */
 static sello_status seal_begin(br_gcm_context *gc, br_aes_ct_ctr_keys *aes,
-                               const uint8_t *salt, const uint8_t *nonce,
-                               const uint8_t *aad, size_t aad_len)
+                               const uint8_t *k, const uint8_t *salt,
+                               const uint8_t *nonce, const uint8_t *aad,
+                               size_t aad_len)
 {
-    uint8_t secret[32], kek[32];
-    br_hkdf_context hkdf;
-    sello_status st = sello_board_device_secret(secret);
-    if (st != SELLO_OK)
-        return st;
-    br_hkdf_init(&hkdf, &br_sha256_vtable, salt, UNIT_SALT_LEN);
-    br_hkdf_inject(&hkdf, secret, sizeof secret);
-    br_hkdf_flip(&hkdf);
-    br_hkdf_produce(&hkdf, wrap_info, sizeof wrap_info - 1, kek, sizeof kek);
+    uint8_t kek[32];
+    SELLO_TRY(sello_device_key(salt, UNIT_SALT_LEN, k,
+                               SELLO_ACTIVATION_SECRET_LEN,
+                               SELLO_DK_UNIT_WRAP, kek));
     br_aes_ct_ctr_init(aes, kek, sizeof kek);
     br_gcm_init(gc, &aes->vtable, br_ghash_ctmul);
     br_gcm_reset(gc, nonce, UNIT_NONCE_LEN);
     br_gcm_aad_inject(gc, aad, aad_len);
     br_gcm_flip(gc);
-    sello_wipe(secret, sizeof secret);
     sello_wipe(kek, sizeof kek);
-    sello_wipe(&hkdf, sizeof hkdf);
+    return SELLO_OK;
+}
+
+/* Appends the MAC item over work[0..len). */
+static sello_status put_mac(uint8_t *work, size_t len)
+{
+    uint8_t key[32];
+    SELLO_TRY(sello_device_key(NULL, 0, NULL, 0, SELLO_DK_UNIT_MAC, key));
+    work[len] = UNIT_TLV_MAC;
+    sello_put_be16(work + len + 1, 32);
+    sello_hmac_sha256(key, work, len, work + len + 3);
+    sello_wipe(key, sizeof key);
     return SELLO_OK;
 }
 
 sello_status sello_unit_save(const sello_unit_config *cfg,
-                             const sello_key *key, const uint8_t *spki,
-                             size_t spki_len, const br_prng_class **rng,
-                             uint8_t *work)
+                             const uint8_t *spki, size_t spki_len,
+                             const uint8_t *secret, size_t secret_len,
+                             const uint8_t k[SELLO_ACTIVATION_SECRET_LEN],
+                             const br_prng_class **rng, uint8_t *work)
 {
     sello_tlv_writer w = { work, SELLO_UNIT_RECORD_MAX, 0, 0 };
     uint8_t salt[UNIT_SALT_LEN];
@@ -211,104 +295,166 @@ sello_status sello_unit_save(const sello_unit_config *cfg,
     config_write(cfg, &w);
     sello_tlv_put(&w, UNIT_TLV_SPKI, spki, spki_len);
     sello_tlv_put(&w, UNIT_TLV_SALT, salt, sizeof salt);
-    if (w.overflow)
+    size_t aad_len = w.len;
+    size_t sealed_len = 3 + UNIT_NONCE_LEN + secret_len + UNIT_TAG_LEN;
+    if (w.overflow || secret_len > SELLO_KEY_SECRET_MAX ||
+        SELLO_UNIT_RECORD_MAX - aad_len < sealed_len + UNIT_MAC_ITEM_LEN)
         return SELLO_ERR_SPACE;
 
-    /* The sealed item's header and nonce, then the key in place. */
-    size_t aad_len = w.len;
-    uint8_t *item = work + w.len;
+    uint8_t *item = work + aad_len;
     uint8_t *nonce = item + 3;
     uint8_t *body = nonce + UNIT_NONCE_LEN;
-    size_t room = SELLO_UNIT_RECORD_MAX - aad_len - 3 - UNIT_NONCE_LEN -
-                  UNIT_TAG_LEN;
-    size_t plain_len;
-    sello_status st = sello_key_export_private(key, body, room, &plain_len);
-    if (st != SELLO_OK)
-        goto out;
-    (*rng)->generate(rng, nonce, UNIT_NONCE_LEN);
     item[0] = UNIT_TLV_SEALED;
     sello_put_be16(item + 1,
-                   (uint16_t)(UNIT_NONCE_LEN + plain_len + UNIT_TAG_LEN));
+                   (uint16_t)(UNIT_NONCE_LEN + secret_len + UNIT_TAG_LEN));
+    (*rng)->generate(rng, nonce, UNIT_NONCE_LEN);
+    sello_memcpy(body, secret, secret_len);
 
     br_gcm_context gc;
     br_aes_ct_ctr_keys aes;
-    st = seal_begin(&gc, &aes, salt, nonce, work, aad_len);
-    if (st != SELLO_OK)
-        goto out;
-    br_gcm_run(&gc, 1, body, plain_len);
-    br_gcm_get_tag(&gc, body + plain_len);
+    sello_status st = seal_begin(&gc, &aes, k, salt, nonce, work, aad_len);
+    if (st == SELLO_OK) {
+        br_gcm_run(&gc, 1, body, secret_len);
+        br_gcm_get_tag(&gc, body + secret_len);
+        st = put_mac(work, aad_len + sealed_len);
+    }
     sello_wipe(&gc, sizeof gc);
     sello_wipe(&aes, sizeof aes);
-    st = sello_board_nv_write(SELLO_NV_UNIT, work,
-                              aad_len + 3 + UNIT_NONCE_LEN + plain_len +
-                                  UNIT_TAG_LEN);
-out:
+    if (st == SELLO_OK)
+        st = sello_board_nv_write(SELLO_NV_UNIT, work,
+                                  aad_len + sealed_len + UNIT_MAC_ITEM_LEN);
     sello_wipe(work, SELLO_UNIT_RECORD_MAX);
     return st;
 }
 
-sello_status sello_unit_load(sello_unit_config *cfg, sello_key *key,
-                             uint8_t *spki, size_t *spki_len, uint8_t *work)
+/* The parts of a record that has been read and its MAC checked. */
+typedef struct {
+    const uint8_t *salt;
+    const uint8_t *sealed; /* nonce || ciphertext || tag */
+    size_t sealed_len;
+    size_t aad_len;        /* octets before the sealed item */
+} unit_record_parts;
+
+/* Reads the record into work, checks its MAC and parses it. */
+static sello_status record_read(sello_unit_config *cfg, uint8_t *spki,
+                                size_t *spki_len, uint8_t *work,
+                                unit_record_parts *parts)
 {
     size_t len;
     sello_status st = sello_board_nv_read(SELLO_NV_UNIT, work,
                                           SELLO_UNIT_RECORD_MAX, &len);
     if (st != SELLO_OK)
-        return st;
+        return st == SELLO_ERR_SPACE ? SELLO_ERR_STORAGE : st;
+    if (len < UNIT_MAC_ITEM_LEN)
+        return SELLO_ERR_STORAGE;
+    size_t body_len = len - UNIT_MAC_ITEM_LEN;
+    const uint8_t *mac_item = work + body_len;
+    uint8_t key[32], mac[32];
+    SELLO_TRY(sello_device_key(NULL, 0, NULL, 0, SELLO_DK_UNIT_MAC, key));
+    sello_hmac_sha256(key, work, body_len, mac);
+    sello_wipe(key, sizeof key);
+    if (mac_item[0] != UNIT_TLV_MAC || sello_get_be16(mac_item + 1) != 32 ||
+        !sello_ct_equal(mac, mac_item + 3, sizeof mac))
+        return SELLO_ERR_STORAGE;
+
     config_defaults(cfg);
-    sello_tlv_reader r = { work, work + len };
-    const uint8_t *salt = NULL, *sealed = NULL, *v;
-    size_t sealed_len = 0, aad_len = 0, n;
+    sello_tlv_reader r = { work, work + body_len };
+    const uint8_t *v;
+    size_t n;
     uint8_t type;
-    bool version_ok = false;
+    bool version_ok = false, have_id = false;
     *spki_len = 0;
+    sello_memset(parts, 0, sizeof *parts);
     int more;
-    st = SELLO_ERR_STORAGE;
     while ((more = sello_tlv_next(&r, &type, &v, &n)) == 1) {
         bool known;
-        if (sealed)
-            goto out; /* nothing may follow the sealed key */
+        if (parts->sealed)
+            return SELLO_ERR_STORAGE; /* only the MAC follows the seal */
         if (type == UNIT_TLV_VERSION) {
             version_ok = n == 1 && v[0] == UNIT_RECORD_VERSION;
         } else if (type == UNIT_TLV_SPKI) {
             if (n > SELLO_SPKI_MAX)
-                goto out;
+                return SELLO_ERR_STORAGE;
             sello_memcpy(spki, v, n);
             *spki_len = n;
         } else if (type == UNIT_TLV_SALT) {
             if (n != UNIT_SALT_LEN)
-                goto out;
-            salt = v;
+                return SELLO_ERR_STORAGE;
+            parts->salt = v;
+        } else if (type == UNIT_TLV_GENERATION) {
+            if (n != 4)
+                return SELLO_ERR_STORAGE;
+            cfg->generation = sello_get_be32(v);
+        } else if (type == UNIT_TLV_CUSTODIANS) {
+            if (n != 1)
+                return SELLO_ERR_STORAGE;
+            cfg->custodians = v[0];
+        } else if (type == UNIT_TLV_TOKEN_ID) {
+            if (n != SELLO_TOKEN_ID_LEN)
+                return SELLO_ERR_STORAGE;
+            sello_memcpy(cfg->token_id, v, n);
+            have_id = true;
         } else if (type == UNIT_TLV_SEALED) {
             if (n < UNIT_NONCE_LEN + UNIT_TAG_LEN)
-                goto out;
-            sealed = v;
-            sealed_len = n;
-            aad_len = (size_t)(v - 3 - work);
+                return SELLO_ERR_STORAGE;
+            parts->sealed = v;
+            parts->sealed_len = n;
+            parts->aad_len = (size_t)(v - 3 - work);
         } else if (!config_apply(cfg, type, v, n, &known)) {
-            goto out;
+            return SELLO_ERR_STORAGE;
         }
     }
-    if (more < 0 || !version_ok || !salt || !sealed || *spki_len == 0)
-        goto out;
+    if (more < 0 || !version_ok || !parts->salt || !parts->sealed ||
+        *spki_len == 0 || cfg->threshold < SELLO_SHAMIR_MIN_M ||
+        cfg->custodians < cfg->threshold ||
+        cfg->custodians > SELLO_SHAMIR_MAX_N ||
+        have_id != (cfg->engine == SELLO_ENGINE_TOKEN))
+        return SELLO_ERR_STORAGE;
+    return SELLO_OK;
+}
 
-    br_gcm_context gc;
-    br_aes_ct_ctr_keys aes;
-    uint8_t *body = (uint8_t *)sealed + UNIT_NONCE_LEN;
-    size_t body_len = sealed_len - UNIT_NONCE_LEN - UNIT_TAG_LEN;
-    st = seal_begin(&gc, &aes, salt, sealed, work, aad_len);
-    if (st != SELLO_OK)
-        goto out;
-    br_gcm_run(&gc, 0, body, body_len);
-    uint32_t tag_ok = br_gcm_check_tag(&gc, body + body_len);
-    sello_wipe(&gc, sizeof gc);
-    sello_wipe(&aes, sizeof aes);
-    if (!tag_ok) {
-        st = SELLO_ERR_STORAGE;
-        goto out;
+sello_status sello_unit_load(sello_unit_config *cfg, uint8_t *spki,
+                             size_t *spki_len, uint8_t *work)
+{
+    unit_record_parts parts;
+    sello_status st = record_read(cfg, spki, spki_len, work, &parts);
+    sello_wipe(work, SELLO_UNIT_RECORD_MAX);
+    return st;
+}
+
+sello_status sello_unit_unseal(const uint8_t k[SELLO_ACTIVATION_SECRET_LEN],
+                               uint8_t *secret, size_t *secret_len,
+                               uint8_t *work)
+{
+    /* The configuration and key are re-read rather than trusted from
+     * memory: the seal covers what is in storage now. */
+    sello_unit_config cfg;
+    uint8_t spki[SELLO_SPKI_MAX];
+    size_t spki_len;
+    unit_record_parts parts;
+    sello_status st = record_read(&cfg, spki, &spki_len, work, &parts);
+    if (st == SELLO_OK) {
+        size_t body_len = parts.sealed_len - UNIT_NONCE_LEN - UNIT_TAG_LEN;
+        const uint8_t *body = parts.sealed + UNIT_NONCE_LEN;
+        br_gcm_context gc;
+        br_aes_ct_ctr_keys aes;
+        st = seal_begin(&gc, &aes, k, parts.salt, parts.sealed, work,
+                        parts.aad_len);
+        if (st == SELLO_OK && body_len > SELLO_KEY_SECRET_MAX)
+            st = SELLO_ERR_STORAGE;
+        if (st == SELLO_OK) {
+            sello_memcpy(secret, body, body_len);
+            br_gcm_run(&gc, 0, secret, body_len);
+            if (br_gcm_check_tag(&gc, body + body_len)) {
+                *secret_len = body_len;
+            } else {
+                sello_wipe(secret, body_len);
+                st = SELLO_ERR_CRYPTO;
+            }
+        }
+        sello_wipe(&gc, sizeof gc);
+        sello_wipe(&aes, sizeof aes);
     }
-    st = sello_key_import_private(key, cfg->key_type, body, body_len);
-out:
     sello_wipe(work, SELLO_UNIT_RECORD_MAX);
     return st;
 }

@@ -27,11 +27,10 @@ static bool digits(const uint8_t *p, int n, unsigned *v)
  * RFC 5280 fixes the forms: YYMMDDHHMMSSZ (YY < 50 is 20YY) and
  * YYYYMMDDHHMMSSZ, no fractions, always Zulu.
  */
-static sello_status read_time(sello_der_cur *c, uint64_t *secs)
+/* The seconds since 1970 of a UTCTime or GeneralizedTime whose content
+ * is t (tag says which). */
+static sello_status time_value(uint8_t tag, sello_der_cur t, uint64_t *secs)
 {
-    sello_der_cur t;
-    uint8_t tag;
-    SELLO_TRY(sello_der_read_any(c, &tag, &t, NULL));
     size_t n = sello_der_remaining(&t);
     const uint8_t *p = t.p;
     unsigned y2, y4, mo, d, h, mi, s;
@@ -54,6 +53,47 @@ static sello_status read_time(sello_der_cur *c, uint64_t *secs)
     }
     return sello_utc_from_civil(year, mo, d, h, mi, s, secs) ? SELLO_OK
                                                             : SELLO_ERR_DER;
+}
+
+static sello_status read_time(sello_der_cur *c, uint64_t *secs)
+{
+    sello_der_cur t;
+    uint8_t tag;
+    SELLO_TRY(sello_der_read_any(c, &tag, &t, NULL));
+    return time_value(tag, t, secs);
+}
+
+/*
+ * PrivateKeyUsagePeriod ::= SEQUENCE {
+ *     notBefore [0] IMPLICIT GeneralizedTime OPTIONAL,
+ *     notAfter  [1] IMPLICIT GeneralizedTime OPTIONAL }
+ * (RFC 3280 4.2.1.4; at least one of the two is present.)
+ */
+static sello_status read_pkup(const sello_der_cur *value, sello_x509 *out)
+{
+    sello_der_cur v = *value, seq, t;
+    bool present;
+    SELLO_TRY(sello_der_read(&v, SELLO_DER_SEQUENCE, &seq, NULL));
+    if (!sello_der_at_end(&v))
+        return SELLO_ERR_DER;
+    SELLO_TRY(sello_der_read_optional(&seq, SELLO_DER_CONTEXT(0), &t, NULL,
+                                      &present));
+    if (present) {
+        SELLO_TRY(time_value(SELLO_DER_GENERALIZED_TIME, t,
+                             &out->usage_not_before));
+        out->usage_has_not_before = true;
+    }
+    SELLO_TRY(sello_der_read_optional(&seq, SELLO_DER_CONTEXT(1), &t, NULL,
+                                      &present));
+    if (present) {
+        SELLO_TRY(time_value(SELLO_DER_GENERALIZED_TIME, t,
+                             &out->usage_not_after));
+        out->usage_has_not_after = true;
+    }
+    if (!sello_der_at_end(&seq) ||
+        (!out->usage_has_not_before && !out->usage_has_not_after))
+        return SELLO_ERR_DER;
+    return SELLO_OK;
 }
 
 /*
@@ -110,6 +150,11 @@ static sello_status read_extensions(sello_der_cur *tbs, sello_x509 *out)
             out->eku_present = true;
             out->eku_critical = critical;
             SELLO_TRY(read_eku(&value, out));
+        } else if (sello_der_equal(&oid, SELLO_OID_EXT_PRIVATE_KEY_USAGE_PERIOD,
+                                   SELLO_OID_EXT_PRIVATE_KEY_USAGE_PERIOD_LEN)) {
+            if (out->usage_has_not_before || out->usage_has_not_after)
+                return SELLO_ERR_DER;
+            SELLO_TRY(read_pkup(&value, out));
         }
     }
     return SELLO_OK;
@@ -194,6 +239,47 @@ static void unsigned_content(sello_der_cur *v)
         v->p++;
 }
 
+sello_status sello_spki_parse(const sello_der_cur *spki, sello_spki_key *out)
+{
+    sello_der_cur c = *spki, body, alg, key_oid, bits;
+    sello_memset(out, 0, sizeof *out);
+    SELLO_TRY(sello_der_read(&c, SELLO_DER_SEQUENCE, &body, NULL));
+    SELLO_TRY(sello_der_read(&body, SELLO_DER_SEQUENCE, &alg, NULL));
+    SELLO_TRY(sello_der_read_oid(&alg, &key_oid));
+    SELLO_TRY(sello_der_read(&body, SELLO_DER_BIT_STRING, &bits, NULL));
+    if (!sello_der_at_end(&c) || !sello_der_at_end(&body) ||
+        sello_der_at_end(&bits) || bits.p[0] != 0)
+        return SELLO_ERR_DER;
+    bits.p++;
+    if (sello_der_equal(&key_oid, SELLO_OID_EC_PUBLIC_KEY,
+                        SELLO_OID_EC_PUBLIC_KEY_LEN)) {
+        sello_der_cur curve;
+        SELLO_TRY(sello_der_read_oid(&alg, &curve));
+        if (!sello_der_at_end(&alg))
+            return SELLO_ERR_DER;
+        if (sello_der_equal(&curve, SELLO_OID_P256, SELLO_OID_P256_LEN))
+            out->curve = BR_EC_secp256r1;
+        else if (sello_der_equal(&curve, SELLO_OID_P384, SELLO_OID_P384_LEN))
+            out->curve = BR_EC_secp384r1;
+        else
+            return SELLO_ERR_DER;
+        out->ec = true;
+        out->q = bits;
+        return SELLO_OK;
+    }
+    sello_der_cur rsa_key;
+    if (!sello_der_equal(&key_oid, SELLO_OID_RSA, SELLO_OID_RSA_LEN))
+        return SELLO_ERR_DER;
+    SELLO_TRY(sello_der_read(&bits, SELLO_DER_SEQUENCE, &rsa_key, NULL));
+    SELLO_TRY(sello_der_read_integer(&rsa_key, &out->n));
+    SELLO_TRY(sello_der_read_integer(&rsa_key, &out->e));
+    if (!sello_der_at_end(&bits) || !sello_der_at_end(&rsa_key))
+        return SELLO_ERR_DER;
+    unsigned_content(&out->n);
+    unsigned_content(&out->e);
+    return SELLO_OK;
+}
+
 bool sello_x509_signed_by(const sello_x509 *cert, const sello_x509 *issuer)
 {
     bool ecdsa;
@@ -203,45 +289,22 @@ bool sello_x509_signed_by(const sello_x509 *cert, const sello_x509 *issuer)
     uint8_t digest[SELLO_HASH_MAX_LEN];
     sello_hash(h, cert->tbs.p, sello_der_remaining(&cert->tbs), digest);
 
-    sello_der_cur spki = issuer->spki, body, alg, key_oid, bits;
-    if (sello_der_read(&spki, SELLO_DER_SEQUENCE, &body, NULL) != SELLO_OK ||
-        sello_der_read(&body, SELLO_DER_SEQUENCE, &alg, NULL) != SELLO_OK ||
-        sello_der_read_oid(&alg, &key_oid) != SELLO_OK ||
-        sello_der_read(&body, SELLO_DER_BIT_STRING, &bits, NULL) != SELLO_OK ||
-        sello_der_at_end(&bits) || bits.p[0] != 0)
+    sello_spki_key key;
+    if (sello_spki_parse(&issuer->spki, &key) != SELLO_OK || key.ec != ecdsa)
         return false;
-    bits.p++;
     const uint8_t *sig = cert->signature.p;
     size_t sig_len = sello_der_remaining(&cert->signature);
-
     if (ecdsa) {
-        sello_der_cur curve;
-        if (!sello_der_equal(&key_oid, SELLO_OID_EC_PUBLIC_KEY, SELLO_OID_EC_PUBLIC_KEY_LEN) ||
-            sello_der_read_oid(&alg, &curve) != SELLO_OK)
-            return false;
-        br_ec_public_key pk;
-        if (sello_der_equal(&curve, SELLO_OID_P256, SELLO_OID_P256_LEN))
-            pk.curve = BR_EC_secp256r1;
-        else if (sello_der_equal(&curve, SELLO_OID_P384, SELLO_OID_P384_LEN))
-            pk.curve = BR_EC_secp384r1;
-        else
-            return false;
-        pk.q = (unsigned char *)bits.p;
-        pk.qlen = sello_der_remaining(&bits);
+        br_ec_public_key pk = { key.curve, (unsigned char *)key.q.p,
+                                sello_der_remaining(&key.q) };
         return br_ecdsa_vrfy_asn1_get_default()(br_ec_get_default(), digest,
                                                 h->len, &pk, sig,
                                                 sig_len) == 1;
     }
-    sello_der_cur rsa_key, n, e;
-    if (!sello_der_equal(&key_oid, SELLO_OID_RSA, SELLO_OID_RSA_LEN) ||
-        sello_der_read(&bits, SELLO_DER_SEQUENCE, &rsa_key, NULL) != SELLO_OK ||
-        sello_der_read_integer(&rsa_key, &n) != SELLO_OK ||
-        sello_der_read_integer(&rsa_key, &e) != SELLO_OK)
-        return false;
-    unsigned_content(&n);
-    unsigned_content(&e);
-    br_rsa_public_key pk = { (unsigned char *)n.p, sello_der_remaining(&n),
-                             (unsigned char *)e.p, sello_der_remaining(&e) };
+    br_rsa_public_key pk = { (unsigned char *)key.n.p,
+                             sello_der_remaining(&key.n),
+                             (unsigned char *)key.e.p,
+                             sello_der_remaining(&key.e) };
     uint8_t recovered[SELLO_HASH_MAX_LEN];
     if (!br_rsa_pkcs1_vrfy_get_default()(sig, sig_len, h->pkcs1_oid, h->len,
                                          &pk, recovered))

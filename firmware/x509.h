@@ -46,7 +46,28 @@ typedef struct {
     bool eku_present;
     bool eku_critical;
     bool eku_timestamping_only;
+    /* PrivateKeyUsagePeriod, when the extension is present. */
+    bool usage_has_not_before;
+    bool usage_has_not_after;
+    uint64_t usage_not_before; /* seconds since 1970 */
+    uint64_t usage_not_after;
 } sello_x509;
+
+/* The public key of a SubjectPublicKeyInfo, pointing into it. */
+typedef struct {
+    bool ec;
+    int curve;         /* EC: BR_EC_secp256r1 or BR_EC_secp384r1 */
+    sello_der_cur q;   /* EC: the encoded point */
+    sello_der_cur n;   /* RSA: modulus magnitude (no leading zero) */
+    sello_der_cur e;   /* RSA: exponent magnitude */
+} sello_spki_key;
+
+/*
+ * Parses a complete SubjectPublicKeyInfo element: id-ecPublicKey on P-256
+ * or P-384, or rsaEncryption. SELLO_ERR_DER for anything else.
+ */
+SELLO_MUST_CHECK sello_status sello_spki_parse(const sello_der_cur *spki,
+                                               sello_spki_key *out);
 
 /*
  * Parses one certificate at the cursor and moves past it. Fails with

@@ -150,6 +150,9 @@ static const char *relay_state_name(uint8_t s)
         return "uninitialised: no key yet";
     case SELLO_STATE_INITIALISED:
         return "initialised: key generated, no certificate loaded";
+    case SELLO_STATE_READY:
+        return "ready: certificate loaded, waiting for the custodians to "
+               "activate the key; not issuing time stamps";
     case SELLO_STATE_ACTIVE:
         return "active: issuing time stamps";
     case SELLO_STATE_ERROR:

@@ -52,15 +52,38 @@
  *            TimeStampResp once the frame itself is well-formed; rejections
  *            are expressed in its PKIStatusInfo.
  * GET_CERTS  -> the TSU certificate, then (if loaded) its issuer, each DER.
- * INIT       TLV list of SELLO_INIT_* -> DER SubjectPublicKeyInfo of the key
- *            the module generated. Only in state UNINITIALISED.
+ * INIT       TLV list of SELLO_INIT_* -> TLV list of SELLO_INITR_*: the key
+ *            ceremony (see "Dual control" below). Only in state
+ *            UNINITIALISED. Leaves the new key unlocked, so that GET_CSR
+ *            works in the same sitting, until LOAD_CERT or DEACTIVATE.
  * GET_CSR    -> DER PKCS#10 CertificationRequest signed by the TSU key.
+ *            Needs the key unlocked (just initialised, or activated).
  * LOAD_CERT  DER TSU certificate, optionally followed by its issuer's DER
  *            certificate -> nothing. Refused unless the certificate holds
  *            the module's public key and a critical extendedKeyUsage of
- *            exactly id-kp-timeStamping.
+ *            exactly id-kp-timeStamping. Locks a key that is unlocked but
+ *            not yet ACTIVE: only an activation session makes a unit ACTIVE.
+ * DEACTIVATE -> nothing. Wipes the unlocked key from memory (ACTIVE ->
+ *            READY) and ends any open session. Needs no shares: stopping
+ *            must never wait for a quorum, and a host can always refuse
+ *            service anyway.
  * SET_TIME   8 octets: UTC in milliseconds since 1970 -> nothing. Sets the
- *            clock calibration when the module has none since its start.
+ *            clock calibration when the module has none since its start, or
+ *            once after a RECALIBRATE quorum.
+ * SESSION_OPEN    1 octet SELLO_PURPOSE_*, optionally 1 octet of
+ *            SELLO_SESSION_OPEN_* flags -> TLV list of SELLO_SESS_*. There
+ *            is one quorum session at a time: an open, unexpired session
+ *            of the same purpose is joined (its id, challenge, key and
+ *            progress are returned, so custodians can submit one by one
+ *            from separate invocations); otherwise, or with the NEW flag,
+ *            a fresh session replaces it.
+ * SESSION_SUBMIT  one share submission (SELLO_SUBMIT_LEN octets) -> TLV
+ *            list of SELLO_SESS_* (ACCEPTED, THRESHOLD, DONE). The
+ *            submission that completes the quorum performs the session's
+ *            purpose. A failed submission that could be an attack (it does
+ *            not open, or its share is not this unit's current genuine
+ *            one) counts towards the lockout; the count is stored at once
+ *            (which starts a new serial block, a harmless gap).
  *
  * Extend-only, like the status list.
  */
@@ -71,7 +94,10 @@
     X(SELLO_OP_INIT, 0x10, "INIT")                                             \
     X(SELLO_OP_GET_CSR, 0x11, "GET_CSR")                                       \
     X(SELLO_OP_LOAD_CERT, 0x12, "LOAD_CERT")                                   \
-    X(SELLO_OP_SET_TIME, 0x20, "SET_TIME")
+    X(SELLO_OP_DEACTIVATE, 0x13, "DEACTIVATE")                                 \
+    X(SELLO_OP_SET_TIME, 0x20, "SET_TIME")                                     \
+    X(SELLO_OP_SESSION_OPEN, 0x30, "SESSION_OPEN")                             \
+    X(SELLO_OP_SESSION_SUBMIT, 0x31, "SESSION_SUBMIT")
 
 enum {
 #define SELLO_OPCODE_ENUM(name, num, text) name = num,
@@ -104,10 +130,9 @@ enum {
 enum {
     SELLO_STATE_UNINITIALISED = 0,
     SELLO_STATE_INITIALISED = 1, /* key generated, no certificate */
-    /* 2 is reserved for READY (certificate loaded, awaiting the M-of-N
-     * activation that dual control adds); until then a loaded certificate
-     * makes the unit ACTIVE directly. */
-    SELLO_STATE_ACTIVE = 3,      /* certificate loaded, issuing */
+    SELLO_STATE_READY = 2,       /* certificate loaded, key locked */
+    SELLO_STATE_ACTIVE = 3,      /* certificate loaded, key unlocked by the
+                                    quorum: issuing */
     SELLO_STATE_ERROR = 4,
 };
 
@@ -152,6 +177,37 @@ enum {
                                   certificate when loaded; default 1 */
     SELLO_INIT_INSTANCE = 10,  /* u32 TSU instance number, placed in the
                                   serial number's high bits; default 0 */
+    SELLO_INIT_CUSTODIAN = 11, /* 32 octets: a custodian's X25519 public
+                                  key. Repeated, once per custodian, in
+                                  share order (x = 1, 2, ...); 2..16 of them
+                                  are required */
+    SELLO_INIT_THRESHOLD = 12, /* u8 M, 2 <= M <= N; required */
+    SELLO_INIT_ENGINE = 13,    /* u8 SELLO_ENGINE_*; default MODULE */
+    SELLO_INIT_LOCKOUT_FAILURES = 14, /* u8 1..100: failed submissions that
+                                  lock sessions out; default 5 */
+    SELLO_INIT_LOCKOUT_S = 15, /* u32 1..604800: lockout duration in
+                                  seconds; default 900 */
+    SELLO_INIT_KEY_USAGE_DAYS = 16, /* u32: the private-key usage period,
+                                  counted from the certificate's notBefore,
+                                  when the certificate has no
+                                  PrivateKeyUsagePeriod; 0 (default) = the
+                                  certificate's validity only */
+};
+
+/* Where the TSU key lives (SELLO_INIT_ENGINE, SELLO_ST_ENGINE). */
+enum {
+    SELLO_ENGINE_MODULE = 1, /* module storage, wrapped (bearssl engine) */
+    SELLO_ENGINE_TOKEN = 2,  /* the board's key token (PKCS#11), its PIN
+                                wrapped like a module key */
+};
+
+/* INIT reply fields. */
+enum {
+    SELLO_INITR_SPKI = 1,    /* DER SubjectPublicKeyInfo of the new key */
+    SELLO_INITR_UNIT_ID = 2, /* 32 octets: SHA-256 of that SPKI */
+    SELLO_INITR_SHARE = 3,   /* a custodian's sealed share (SELLO_SHARE_BOX_
+                                LEN octets), repeated in SELLO_INIT_CUSTODIAN
+                                order */
 };
 
 /* STATUS reply fields. */
@@ -169,7 +225,125 @@ enum {
     SELLO_ST_UTC_MS = 11,      /* u64, present when the clock is set */
     SELLO_ST_FW_VERSION = 12,  /* UTF-8 */
     SELLO_ST_SIG_HASH = 13,    /* u8 SELLO_HASH_* */
+    SELLO_ST_THRESHOLD = 14,   /* u8 M */
+    SELLO_ST_CUSTODIANS = 15,  /* u8 N */
+    SELLO_ST_UNIT_ID = 16,     /* 32 octets: SHA-256 of the SPKI */
+    SELLO_ST_ENGINE = 17,      /* u8 SELLO_ENGINE_* */
+    SELLO_ST_UNLOCKED = 18,    /* u8: the key is in use (ACTIVE, or just
+                                  initialised) */
+    SELLO_ST_FAILURES = 19,    /* u8 failed submissions since the last
+                                  quorum */
+    SELLO_ST_LOCKED_S = 20,    /* u32 seconds of lockout left (present
+                                  when locked out) */
+    SELLO_ST_SESSION = 21,     /* u8 SELLO_PURPOSE_* of the open session
+                                  (present when one is open) */
+    SELLO_ST_SESSION_ACCEPTED = 22, /* u8 shares accepted in it */
+    SELLO_ST_TIME_DOUBT = 23,  /* u8 1: the module's records were rolled
+                                  back, so time already issued is unknown;
+                                  no STAMP before a RECALIBRATE quorum */
+    SELLO_ST_USAGE_NOT_AFTER = 24, /* u64 UTC seconds: the last second the
+                                  key may sign (certificate validity and
+                                  private-key usage period) */
+    SELLO_ST_SIMULATION = 25,  /* u8 1 on a simulated board */
+    SELLO_ST_GENERATION = 26,  /* u32 key ceremony generation */
 };
+
+/*
+ * ---- Dual control ---------------------------------------------------------
+ *
+ * Key ceremony (INIT). The host sends the custodians' X25519 public keys
+ * (each custodian's tool derives its key pair from a passphrase) and the
+ * threshold M. The module generates the TSU key and a random 32-octet
+ * activation secret K, wraps the private key (or, for the token engine,
+ * the token PINs) under HKDF(device secret || K), splits K into N Shamir
+ * shares over GF(2^8), and returns each share sealed to its custodian's
+ * key (a "share box"), so that the host only ever sees ciphertext. K
+ * itself never leaves the module and is wiped after the ceremony; the
+ * module keeps no copy of any share.
+ *
+ * Activation and the other quorum operations (SELLO_PURPOSE_*) are
+ * sessions: SESSION_OPEN returns a fresh session id, challenge and
+ * ephemeral X25519 key; each custodian's tool opens its share box with
+ * its passphrase and submits the share sealed to the session key and the
+ * module's static ceremony key (carried inside every share), so that a
+ * submission is readable only by this module and only within this session.
+ * The module checks each share's MAC, unit and ceremony generation,
+ * rejects duplicates, and at M distinct good shares combines K, unwraps
+ * the key, checks it against the stored public key and performs the
+ * purpose; K and the shares are wiped whatever the outcome. Failed
+ * submissions count towards a lockout.
+ *
+ * Boxes (firmware/box.h has the one implementation, shared by the tools):
+ * X25519 from an ephemeral key e to recipients R1..Rk, then
+ *   key || nonce = HKDF-SHA256(salt, X25519(e,R1) || ... || X25519(e,Rk),
+ *                              label || E || R1 || ... || Rk || context)
+ * (32 + 12 octets), and AES-256-GCM without additional data. A box is
+ *   E (32) || ciphertext || tag (16).
+ *
+ *   share box (INIT reply):      recipient the custodian's key C,
+ *       salt empty, label SELLO_BOX_LABEL_SHARE, no context.
+ *   submission (SESSION_SUBMIT): recipients the session key S, then the
+ *       module's ceremony key (share offset SELLO_SHARE_MODULE_KEY), salt
+ *       the session challenge, label SELLO_BOX_LABEL_SUBMIT, context the
+ *       purpose octet and the session id.
+ */
+#define SELLO_BOX_LABEL_SHARE "sello share for custodian v1"
+#define SELLO_BOX_LABEL_SUBMIT "sello share submission v1"
+#define SELLO_BOX_OVERHEAD (32u + 16u)
+
+/* The plaintext of a share (inside both kinds of box). */
+enum {
+    SELLO_SHARE_VERSION = 0,     /* 1 octet: SELLO_SHARE_FORMAT */
+    SELLO_SHARE_UNIT_ID = 1,     /* 32: SHA-256 of the unit's SPKI */
+    SELLO_SHARE_GENERATION = 33, /* 4: key ceremony generation */
+    SELLO_SHARE_M = 37,          /* 1: threshold */
+    SELLO_SHARE_N = 38,          /* 1: custodians */
+    SELLO_SHARE_X = 39,          /* 1: this share's index, 1..N */
+    SELLO_SHARE_Y = 40,          /* 32: the share's values */
+    SELLO_SHARE_MODULE_KEY = 72, /* 32: the module's ceremony X25519 key */
+    SELLO_SHARE_MAC = 104,       /* 32: HMAC-SHA256 by the module over all
+                                    of the above, under a key only the
+                                    device holds */
+    SELLO_SHARE_LEN = 136,
+};
+#define SELLO_SHARE_FORMAT 1u
+#define SELLO_SHARE_BOX_LEN (SELLO_SHARE_LEN + SELLO_BOX_OVERHEAD)
+
+/* SESSION_SUBMIT payload: the session id, then the submission box. */
+#define SELLO_SESSION_ID_LEN 16u
+#define SELLO_SUBMIT_LEN (SELLO_SESSION_ID_LEN + SELLO_SHARE_BOX_LEN)
+
+/* Session purposes (SESSION_OPEN, SELLO_SESS_PURPOSE). */
+enum {
+    SELLO_PURPOSE_ACTIVATE = 1,    /* unlock the key: READY -> ACTIVE (or,
+                                      before a certificate, allow GET_CSR) */
+    SELLO_PURPOSE_DESTROY = 2,     /* zeroise the key and the unit's
+                                      records -> UNINITIALISED */
+    SELLO_PURPOSE_RECALIBRATE = 3, /* allow one SET_TIME of any step
+                                      within the session's lifetime; that
+                                      SET_TIME clears SELLO_ST_TIME_DOUBT */
+};
+
+/* SESSION_OPEN flags. */
+enum {
+    SELLO_SESSION_OPEN_NEW = 0x01, /* discard any open session first */
+};
+
+/* Session fields (SESSION_OPEN and SESSION_SUBMIT replies). */
+enum {
+    SELLO_SESS_ID = 1,         /* SELLO_SESSION_ID_LEN octets */
+    SELLO_SESS_CHALLENGE = 2,  /* 32 octets: the submission boxes' salt */
+    SELLO_SESS_PUBKEY = 3,     /* 32 octets: the session's X25519 key */
+    SELLO_SESS_EXPIRES_S = 4,  /* u32 seconds until the session expires */
+    SELLO_SESS_PURPOSE = 5,    /* u8 SELLO_PURPOSE_* */
+    SELLO_SESS_THRESHOLD = 6,  /* u8 M */
+    SELLO_SESS_CUSTODIANS = 7, /* u8 N */
+    SELLO_SESS_UNIT_ID = 8,    /* 32 octets */
+    SELLO_SESS_ACCEPTED = 9,   /* u8 distinct shares accepted so far */
+    SELLO_SESS_DONE = 10,      /* u8 1: quorum met, purpose performed, the
+                                  session is closed */
+};
+#define SELLO_SESSION_LIFETIME_S 600u
 
 /* Clock states (SELLO_ST_CLOCK). */
 enum {

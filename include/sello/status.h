@@ -28,7 +28,10 @@
     X(SELLO_ERR_DER,          13, "malformed DER")                              \
     X(SELLO_ERR_SELFTEST,     14, "self-test failed")                           \
     X(SELLO_ERR_CLOCK,        15, "clock not available")                        \
-    X(SELLO_ERR_EXHAUSTED,    16, "serial number space exhausted")
+    X(SELLO_ERR_EXHAUSTED,    16, "serial number space exhausted")          \
+    X(SELLO_ERR_SESSION,      17, "no such session, or it has expired")     \
+    X(SELLO_ERR_SHARE,        18, "share refused")                          \
+    X(SELLO_ERR_LOCKED,       19, "locked out after repeated failures")
 
 typedef enum {
 #define SELLO_STATUS_ENUM(name, num, text) name = num,

@@ -1,20 +1,34 @@
 /*
  * In-module cost of a token beyond its signature.
  *
- * Opens an initialised, certified unit (a sello-sim state directory) in
- * process, then in one run measures (a) whole STAMP frames through
- * sello_module_handle and (b) bare signatures of the same key with the same
- * engine. The difference per operation is what the module itself spends:
- * request decoding, clock, serial, TSTInfo and SignedData encoding, hashing.
- * The serial reservation writes of the simulator board (fsync'd files) are
- * included, as they are part of issuing.
+ * Makes a certified unit in process on the simulator board (its records,
+ * device secret and monotonic counter in a fresh directory, fsync'd files
+ * as in sello-sim): the test fixture provisions it with a known key and
+ * seals it under the fixture's activation secret (fx_provision), the
+ * matching certificate is loaded, and the fixture's custodians activate it
+ * (fx_quorum), all through the module's own code and ABI. Then, in one
+ * run, it measures (a) whole STAMP frames through sello_module_handle and
+ * (b) bare signatures of the same key with the same engine (the key
+ * secret unwrapped from the unit record with that activation secret). The
+ * difference per operation is what the module itself spends: request
+ * decoding, clock, serial, TSTInfo and SignedData encoding, hashing. The
+ * serial reservation writes of the simulator board are included, as they
+ * are part of issuing.
  *
- * usage: bench_module STATE_DIR SECRET_FILE REQUEST.tsq [SECONDS]
+ *   p256     test/data/certs/unit-p256.priv, tsu.der and ca.der
+ *   rsa2048  test/data/golden/tsu-rsa2048.priv, tsu-rsa2048.der, ca.der
+ * both with the default configuration (RSA signatures with SHA-256).
+ *
+ * usage: bench_module WORK_DIR p256|rsa2048 REQUEST.tsq [SECONDS]
+ * (WORK_DIR is created; run from the source tree, or with
+ * $SELLO_TEST_DATA naming test/data.)
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -22,6 +36,8 @@
 #include <sello/module.h>
 
 #include "../../board/sim/sim.h"
+#include "../unit/fixture.h"
+#include "../unit/testdata.h"
 #include "engine.h"
 #include "unit.h"
 
@@ -68,19 +84,109 @@ static const char *key_name(uint8_t t)
     return t < 6 ? names[t] : "?";
 }
 
+static size_t call(uint8_t op, const uint8_t *payload, size_t len)
+{
+    size_t n = frame(op, payload, len);
+    return sello_module_handle(&module, req, n, resp, sizeof resp);
+}
+
+/* Appends test/data/<rel> to out[*len..cap). */
+static bool append_file(const char *rel, uint8_t *out, size_t cap,
+                        size_t *len)
+{
+    size_t n;
+    uint8_t *p = td_load(rel, &n);
+    bool ok = p && cap - *len >= n;
+    if (ok) {
+        memcpy(out + *len, p, n);
+        *len += n;
+    }
+    free(p);
+    return ok;
+}
+
+/* Provisions, certifies and activates the unit of `which`. */
+static bool make_unit(const char *which, const char *dir)
+{
+    const char *priv_file, *cert_file, *ca_file;
+    uint8_t key_type;
+    if (strcmp(which, "p256") == 0) {
+        key_type = SELLO_KEY_P256;
+        priv_file = "certs/unit-p256.priv";
+        cert_file = "certs/tsu.der";
+        ca_file = "certs/ca.der";
+    } else if (strcmp(which, "rsa2048") == 0) {
+        key_type = SELLO_KEY_RSA2048;
+        priv_file = "golden/tsu-rsa2048.priv";
+        cert_file = "golden/tsu-rsa2048.der";
+        ca_file = "golden/ca.der";
+    } else {
+        fprintf(stderr, "bench: unknown key %s (p256 or rsa2048)\n", which);
+        return false;
+    }
+    char state[4096], secret[4200], counter[4200];
+    snprintf(state, sizeof state, "%s/state", dir);
+    snprintf(secret, sizeof secret, "%s.secret", state);
+    snprintf(counter, sizeof counter, "%s.counter", state);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        perror(dir);
+        return false;
+    }
+    if (sim_nv_open(state, secret) != 0 ||
+        sim_counter_open(counter, state) != 0) {
+        fprintf(stderr, "bench: cannot set up the board in %s\n", dir);
+        return false;
+    }
+    size_t priv_len;
+    uint8_t *priv = td_load(priv_file, &priv_len);
+    if (!priv) {
+        fprintf(stderr, "bench: cannot read test/data/%s\n", priv_file);
+        return false;
+    }
+    fx_tlv t;
+    fx_tlv_init_subject(&t);
+    sello_status st = fx_provision(t.buf, t.w.len, key_type, priv, priv_len,
+                                   NULL, NULL);
+    free(priv);
+    if (st != SELLO_OK) {
+        fprintf(stderr, "bench: provisioning: %s\n", sello_status_str(st));
+        return false;
+    }
+    if ((st = sello_module_start(&module)) != SELLO_OK) {
+        fprintf(stderr, "bench: start: %s\n", sello_status_str(st));
+        return false;
+    }
+    static uint8_t certs[SELLO_PAYLOAD_MAX];
+    size_t certs_len = 0;
+    if (!append_file(cert_file, certs, sizeof certs, &certs_len) ||
+        !append_file(ca_file, certs, sizeof certs, &certs_len)) {
+        fprintf(stderr, "bench: cannot read the certificates\n");
+        return false;
+    }
+    call(SELLO_OP_LOAD_CERT, certs, certs_len);
+    if (resp[2] != SELLO_OK) {
+        fprintf(stderr, "bench: LOAD_CERT: %s\n", sello_status_str(resp[2]));
+        return false;
+    }
+    if ((st = fx_quorum(&module, SELLO_PURPOSE_ACTIVATE, FX_THRESHOLD)) !=
+        SELLO_OK) {
+        fprintf(stderr, "bench: activation: %s\n", sello_status_str(st));
+        return false;
+    }
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: %s STATE_DIR SECRET REQUEST.tsq [SECONDS]\n",
+        fprintf(stderr,
+                "usage: %s WORK_DIR p256|rsa2048 REQUEST.tsq [SECONDS]\n",
                 argv[0]);
         return 2;
     }
     double seconds = argc > 4 ? atof(argv[4]) : 3.0;
-    if (sim_nv_open(argv[1], argv[2]) != 0 ||
-        sello_module_start(&module) != SELLO_OK) {
-        fprintf(stderr, "bench: cannot start the unit in %s\n", argv[1]);
+    if (!make_unit(argv[2], argv[1]))
         return 1;
-    }
     FILE *f = fopen(argv[3], "rb");
     static uint8_t tsq[SELLO_PAYLOAD_MAX];
     size_t tsq_len = f ? fread(tsq, 1, sizeof tsq, f) : 0;
@@ -94,17 +200,28 @@ int main(int argc, char **argv)
     gettimeofday(&tv, NULL);
     uint8_t utc[8];
     sello_put_be64(utc, (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000);
-    size_t n = frame(SELLO_OP_SET_TIME, utc, sizeof utc);
-    sello_module_handle(&module, req, n, resp, sizeof resp);
+    call(SELLO_OP_SET_TIME, utc, sizeof utc);
+    if (resp[2] != SELLO_OK) {
+        fprintf(stderr, "bench: SET_TIME: %s\n", sello_status_str(resp[2]));
+        return 1;
+    }
 
+    /* The same key for the bare signatures: unwrapped from the unit
+     * record with the fixture's activation secret. */
     static sello_unit_config cfg;
     static sello_key key;
     static uint8_t spki[SELLO_SPKI_MAX], work[SELLO_UNIT_RECORD_MAX];
-    size_t spki_len;
-    if (sello_unit_load(&cfg, &key, spki, &spki_len, work) != SELLO_OK) {
-        fprintf(stderr, "bench: cannot load the key\n");
+    static uint8_t secret[SELLO_KEY_SECRET_MAX];
+    size_t spki_len, secret_len;
+    if (sello_unit_load(&cfg, spki, &spki_len, work) != SELLO_OK ||
+        sello_unit_unseal(fx_activation_secret(), secret, &secret_len,
+                          work) != SELLO_OK ||
+        sello_key_import_private(&key, cfg.key_type, secret, secret_len) !=
+            SELLO_OK) {
+        fprintf(stderr, "bench: cannot unwrap the key\n");
         return 1;
     }
+    memset(secret, 0, sizeof secret);
     const sello_hash_info *h = sello_key_sig_hash(&key, cfg.sig_hash);
 
     /*
@@ -112,7 +229,7 @@ int main(int argc, char **argv)
      * frequency changes and neighbours' noise hit both alike; the median of
      * the per-round differences is reported.
      */
-    n = frame(SELLO_OP_STAMP, tsq, tsq_len);
+    size_t n = frame(SELLO_OP_STAMP, tsq, tsq_len);
     double round_s = seconds / ROUNDS / 2;
     double token_us[ROUNDS], sig_us[ROUNDS], diff_us[ROUNDS];
     unsigned long total_tokens = 0;

@@ -21,6 +21,23 @@ def frame(op, payload=b"", tag=0x40, magic=0x53, version=1, length=None):
     return struct.pack(">BBBBII", magic, version, op, 0, tag, n) + payload
 
 
+def custodian_pub(i):
+    """The public key of the fixture's custodian i (fx_custodian_priv)."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+    priv = bytes((0x40 + 7 * i + j) & 0xff for j in range(32))
+    return X25519PrivateKey.from_private_bytes(priv).public_key().public_bytes(
+        Encoding.Raw, PublicFormat.Raw)
+
+
+def init_params(subject, n=3, m=2):
+    """An INIT parameter list: subject, n fixture custodians, threshold m."""
+    out = struct.pack(">BH", 2, len(subject)) + subject
+    for i in range(n):
+        out += struct.pack(">BH", 11, 32) + custodian_pub(i)
+    return out + struct.pack(">BHB", 12, 1, m)
+
+
 def write(target, seeds):
     d = os.path.join(here, "corpus", target)
     shutil.rmtree(d, ignore_errors=True)
@@ -63,7 +80,7 @@ def main():
     subj = bytes.fromhex(
         "302f311730150603550403 0c0e 53656c6c6f2054657374205453553114301206035504"
         "0a 0c0b 53656c6c6f205465737473".replace(" ", ""))
-    init = struct.pack(">BH", 2, len(subj)) + subj + struct.pack(">BHB", 1, 1, 1)
+    init = init_params(subj) + struct.pack(">BHB", 1, 1, 1)
     write("fuzz_frame", [
         ("status", frame(0x01)),
         ("stamp", frame(0x02, reqs["all_fields"], tag=0x48)),
@@ -92,6 +109,75 @@ def main():
     ])
 
     write("fuzz_shamir", shamir_seeds())
+
+    write("fuzz_session", session_seeds(subj, reqs["minimal_sha256"], tsu + ca))
+
+
+def session_seeds(subj, tsq, certs):
+    """fuzz_session: scripts of steps (sel | u16 len | payload, after a
+    first octet 0) and mutations of a genuine submission (first octet
+    odd); see fuzz_session.c."""
+    def step(sel, payload=b""):
+        return struct.pack(">BH", sel, len(payload)) + payload
+
+    def open_(purpose=1, flags=None):
+        return step(0, bytes([purpose]) + (bytes([flags]) if flags is not None else b""))
+
+    def genuine(share):
+        return step(6 | share << 3)
+
+    def mutated(share, xor, cut=False):
+        return step(4 | share << 3 | (0x20 if cut else 0), xor)
+
+    def op(code, payload=b""):
+        return step(7, bytes([code]) + payload)
+
+    def advance(seconds):
+        return step(5, struct.pack(">H", seconds))
+
+    status, deactivate = step(2), step(3)
+    flip = bytes(40) + b"\x01"  # one bit inside the box
+    script = lambda *steps: b"\x00" + b"".join(steps)  # noqa: E731
+    return [
+        ("activate", script(open_(1, 1), genuine(0), genuine(1), status,
+                            deactivate, status)),
+        ("activate-join", script(open_(1), genuine(2), open_(1), genuine(0),
+                                 status)),
+        ("activate-new-discards", script(open_(1), genuine(0), open_(1, 1),
+                                         genuine(1), status, genuine(0))),
+        ("duplicate", script(open_(1), genuine(1), genuine(1), status)),
+        ("mutated", script(open_(1), mutated(0, flip), genuine(1), status)),
+        ("mutated-id", script(open_(1), mutated(0, b"\x80"), genuine(2))),
+        ("mutated-cut", script(open_(1), mutated(0, bytes(100), cut=True))),
+        ("raw-submit", script(open_(1), step(1, bytes(200)), step(1, bytes(5)),
+                              status)),
+        ("no-session", script(genuine(0), step(1, bytes(200)), status)),
+        ("lockout", script(open_(1), *[mutated(0, flip)] * 5, status,
+                           open_(1), advance(901), open_(1, 1), genuine(0),
+                           genuine(1), status)),
+        ("expiry", script(open_(1), genuine(0), advance(601), genuine(1),
+                          status)),
+        ("destroy", script(open_(2, 1), genuine(0), genuine(2), status,
+                           open_(1), status)),
+        ("recalibrate", script(open_(3), genuine(1), genuine(2),
+                               op(0x20, struct.pack(">Q", 1767225600000)),
+                               status)),
+        ("other-ops", script(op(0x11), op(0x02, tsq), op(0x03),
+                             op(0x12, certs),
+                             op(0x20, struct.pack(">Q", 1767225600000)),
+                             op(0x01), op(0x7f))),
+        ("open-bad", script(step(0), open_(0), open_(4), open_(1, 2),
+                            step(0, b"\x01\x01\x01"), status)),
+        ("active-then-stamp", script(open_(1), genuine(0), genuine(1),
+                                     op(0x20, struct.pack(">Q", 1767225600000)),
+                                     op(0x02, tsq), open_(1), deactivate,
+                                     open_(1))),
+        ("mutation-identity", b"\x01"),
+        ("mutation-flip", b"\x01" + flip),
+        ("mutation-cut", b"\x03" + bytes(100)),
+        ("mutation-extend", b"\x01" + bytes(200) + b"\x01"),
+        ("mutation-tag", b"\x01" + bytes(199) + b"\x01"),
+    ]
 
 
 def shamir_seeds():

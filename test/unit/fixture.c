@@ -9,8 +9,10 @@
 
 #include "testdata.h"
 
+#include "box.h"
+#include "counters.h"
+#include "custody.h"
 #include "engine.h"
-#include "serial.h"
 #include "unit.h"
 
 /* SEQUENCE { SET { SEQUENCE { OID 2.5.4.3, UTF8String "Sello Test TSU" } },
@@ -32,45 +34,72 @@ void fx_tlv_init(fx_tlv *t)
     t->w.overflow = 0;
 }
 
+void fx_custodian_priv(unsigned i, uint8_t out[32])
+{
+    for (unsigned j = 0; j < 32; j++)
+        out[j] = (uint8_t)(0x40 + 7 * i + j);
+}
+
+void fx_tlv_put_custody(fx_tlv *t, unsigned n, unsigned m)
+{
+    for (unsigned i = 0; i < n; i++) {
+        uint8_t priv[32], pub[32];
+        fx_custodian_priv(i, priv);
+        sello_x25519_public(priv, pub);
+        sello_tlv_put(&t->w, SELLO_INIT_CUSTODIAN, pub, sizeof pub);
+    }
+    sello_tlv_put_u8(&t->w, SELLO_INIT_THRESHOLD, (uint8_t)m);
+}
+
 void fx_tlv_init_subject(fx_tlv *t)
 {
     fx_tlv_init(t);
     sello_tlv_put(&t->w, SELLO_INIT_SUBJECT, fx_subject, fx_subject_len);
+    fx_tlv_put_custody(t, FX_CUSTODIANS, FX_THRESHOLD);
 }
+
+uint8_t fx_shares[SELLO_SHAMIR_MAX_N][SELLO_SHARE_LEN];
+unsigned fx_share_count;
+
+/* The activation secret fx_provision seals under. */
+static const uint8_t fx_k[32] = "sello fixture activation secret";
 
 sello_status fx_provision(const uint8_t *cfg_tlv, size_t cfg_len,
                           uint8_t key_type, const uint8_t *priv,
                           size_t priv_len, uint8_t *spki, size_t *spki_len)
 {
     static sello_unit_config cfg;
+    static sello_custodian_keys keys;
     static sello_key key;
     static uint8_t work[SELLO_UNIT_RECORD_MAX];
     static uint8_t pub[SELLO_SPKI_MAX];
     const char *why;
-    SELLO_TRY(sello_unit_config_parse(&cfg, cfg_tlv, cfg_len, &why));
+    SELLO_TRY(sello_unit_config_parse(&cfg, &keys, cfg_tlv, cfg_len, &why));
     SELLO_TRY(sello_key_import_private(&key, key_type, priv, priv_len));
     cfg.key_type = key_type;
     sello_der_writer w;
     sello_derw_init(&w, pub, sizeof pub);
     sello_key_write_spki(&key, &w);
     size_t n;
+    sello_key_wipe(&key);
     if (!sello_derw_to_front(&w, &n))
         return SELLO_ERR_SPACE;
     br_hmac_drbg_context drbg;
     br_hmac_drbg_init(&drbg, &br_sha256_vtable, "sello fixture", 13);
-    /* As SELLO_OP_INIT does: the serial record before the unit record. */
-    sello_serials serials;
-    sello_status st = sello_serials_load(&serials);
-    if (st == SELLO_ERR_NOT_FOUND)
-        st = sello_serials_persist(&serials);
-    if (st != SELLO_OK) {
-        sello_key_wipe(&key);
+    /* As SELLO_OP_INIT does: the counters record before the unit record. */
+    sello_counters counters;
+    bool rolled_back;
+    sello_status st = sello_counters_load(&counters, &rolled_back);
+    if (st != SELLO_OK && st != SELLO_ERR_NOT_FOUND)
         return st;
-    }
-    st = sello_unit_save(&cfg, &key, pub, n, &drbg.vtable, work);
-    sello_key_wipe(&key);
-    if (st != SELLO_OK)
-        return st;
+    SELLO_TRY(sello_counters_persist(&counters));
+    cfg.generation = counters.generation;
+    SELLO_TRY(sello_unit_save(&cfg, pub, n, priv, priv_len, fx_k,
+                              &drbg.vtable, work));
+
+    /* The shares of fx_k, as the ceremony would have handed them out. */
+    SELLO_TRY(fx_make_shares(pub, n, cfg.generation, cfg.threshold,
+                             cfg.custodians));
     if (spki) {
         memcpy(spki, pub, n);
         *spki_len = n;
@@ -78,15 +107,123 @@ sello_status fx_provision(const uint8_t *cfg_tlv, size_t cfg_len,
     return SELLO_OK;
 }
 
-sello_status fx_put_serial_record(uint64_t reserved_end, uint64_t lease_ms)
+int fx_take_init_reply(const uint8_t *p, size_t len, uint8_t *spki,
+                       size_t *spki_len)
 {
-    sello_serials serials;
-    sello_status st = sello_serials_load(&serials);
+    sello_tlv_reader r = { p, p + len };
+    uint8_t type;
+    const uint8_t *v;
+    size_t n;
+    unsigned count = 0;
+    while (sello_tlv_next(&r, &type, &v, &n) == 1) {
+        if (type == SELLO_INITR_SPKI && spki) {
+            memcpy(spki, v, n);
+            *spki_len = n;
+        } else if (type == SELLO_INITR_SHARE) {
+            uint8_t priv[32];
+            fx_custodian_priv(count, priv);
+            if (count >= SELLO_SHAMIR_MAX_N ||
+                sello_box_open((const uint8_t(*)[32])priv, 1, NULL, 0,
+                               SELLO_BOX_LABEL_SHARE, NULL, 0, v, n,
+                               fx_shares[count]) != SELLO_OK)
+                return -1;
+            count++;
+        }
+    }
+    fx_share_count = count;
+    return (int)count;
+}
+
+/* The last session fx_session_open saw. */
+static struct {
+    uint8_t id[SELLO_SESSION_ID_LEN];
+    uint8_t challenge[32];
+    uint8_t pub[32];
+    uint8_t purpose;
+} fx_session;
+
+fx_resp fx_session_open(sello_module_storage *m, uint8_t purpose,
+                        uint8_t flags)
+{
+    uint8_t in[2] = { purpose, flags };
+    fx_resp r = fx_call(m, SELLO_OP_SESSION_OPEN, in, flags ? 2 : 1);
+    if (r.header_ok && r.status == SELLO_OK) {
+        sello_tlv_reader t = { r.payload, r.payload + r.len };
+        uint8_t type;
+        const uint8_t *v;
+        size_t n;
+        while (sello_tlv_next(&t, &type, &v, &n) == 1) {
+            if (type == SELLO_SESS_ID && n == sizeof fx_session.id)
+                memcpy(fx_session.id, v, n);
+            else if (type == SELLO_SESS_CHALLENGE && n == 32)
+                memcpy(fx_session.challenge, v, n);
+            else if (type == SELLO_SESS_PUBKEY && n == 32)
+                memcpy(fx_session.pub, v, n);
+            else if (type == SELLO_SESS_PURPOSE && n == 1)
+                fx_session.purpose = v[0];
+        }
+    }
+    return r;
+}
+
+void fx_seal_submission(const uint8_t share[SELLO_SHARE_LEN],
+                        uint8_t out[SELLO_SUBMIT_LEN])
+{
+    static unsigned eph_counter;
+    uint8_t recip[2][32], eph[32], context[1 + SELLO_SESSION_ID_LEN];
+    memcpy(recip[0], fx_session.pub, 32);
+    memcpy(recip[1], share + SELLO_SHARE_MODULE_KEY, 32);
+    for (unsigned j = 0; j < 32; j++)
+        eph[j] = (uint8_t)(0x11 * j + eph_counter);
+    eph_counter++;
+    context[0] = fx_session.purpose;
+    memcpy(context + 1, fx_session.id, SELLO_SESSION_ID_LEN);
+    memcpy(out, fx_session.id, SELLO_SESSION_ID_LEN);
+    if (sello_box_seal(eph, (const uint8_t(*)[32])recip, 2,
+                       fx_session.challenge, 32, SELLO_BOX_LABEL_SUBMIT,
+                       context, sizeof context, share, SELLO_SHARE_LEN,
+                       out + SELLO_SESSION_ID_LEN) != SELLO_OK)
+        memset(out, 0, SELLO_SUBMIT_LEN);
+}
+
+fx_resp fx_submit_share(sello_module_storage *m, unsigned i)
+{
+    uint8_t sub[SELLO_SUBMIT_LEN];
+    fx_seal_submission(fx_shares[i], sub);
+    return fx_call(m, SELLO_OP_SESSION_SUBMIT, sub, sizeof sub);
+}
+
+sello_status fx_quorum(sello_module_storage *m, uint8_t purpose,
+                       unsigned count)
+{
+    fx_resp r = fx_session_open(m, purpose, SELLO_SESSION_OPEN_NEW);
+    if (!r.header_ok)
+        return SELLO_ERR_FRAME;
+    if (r.status != SELLO_OK)
+        return (sello_status)r.status;
+    for (unsigned i = 0; i < count; i++) {
+        r = fx_submit_share(m, i);
+        if (!r.header_ok)
+            return SELLO_ERR_FRAME;
+        if (r.status != SELLO_OK)
+            return (sello_status)r.status;
+    }
+    return SELLO_OK;
+}
+
+sello_status fx_put_counters_record(uint64_t epoch, uint64_t lease_ms)
+{
+    sello_counters counters;
+    bool rolled_back;
+    sello_status st = sello_counters_load(&counters, &rolled_back);
     if (st != SELLO_OK && st != SELLO_ERR_NOT_FOUND)
         return st;
-    serials.reserved_end = reserved_end;
-    serials.lease_ms = lease_ms;
-    return sello_serials_persist(&serials);
+    counters.epoch = epoch - 1;
+    counters.lease_ms = lease_ms;
+    /* The board counter may be ahead of what is written; a genuine module
+     * never writes below it, so raise the record's epoch rather than
+     * lower the board's. */
+    return sello_counters_persist(&counters);
 }
 
 size_t fx_load_certs(const char *names, uint8_t *out, size_t cap)
@@ -135,7 +272,11 @@ sello_status fx_make_unit(sello_module_storage *m, const uint8_t *cfg_tlv,
     if (len == 0)
         return SELLO_ERR_NOT_FOUND;
     fx_resp r = fx_call(m, SELLO_OP_LOAD_CERT, buf, len);
-    return r.header_ok ? (sello_status)r.status : SELLO_ERR_FRAME;
+    if (!r.header_ok)
+        return SELLO_ERR_FRAME;
+    if (r.status != SELLO_OK)
+        return (sello_status)r.status;
+    return fx_quorum(m, SELLO_PURPOSE_ACTIVATE, FX_THRESHOLD);
 }
 
 /* ---- frames ------------------------------------------------------------- */
@@ -444,4 +585,75 @@ uint64_t fx_gentime_ms(const char *s)
         }
     }
     return *p == 'Z' && p[1] == 0 ? ms : 0;
+}
+
+/* ---- shares of fx_k for a given unit --------------------------------------- */
+
+const uint8_t *fx_activation_secret(void)
+{
+    return fx_k;
+}
+
+sello_status fx_make_shares(const uint8_t *spki, size_t spki_len,
+                            uint32_t generation, unsigned m, unsigned n)
+{
+    if (m < SELLO_SHAMIR_MIN_M || m > n || n > SELLO_SHAMIR_MAX_N)
+        return SELLO_ERR_PARAM;
+    sello_custody u;
+    sello_custody_keys ck;
+    sello_hash(sello_hash_by_id(SELLO_HASH_SHA256), spki, spki_len,
+               u.unit_id);
+    u.generation = generation;
+    u.m = (uint8_t)m;
+    u.n = (uint8_t)n;
+    SELLO_TRY(sello_custody_keys_derive(&ck));
+    br_hmac_drbg_context drbg;
+    br_hmac_drbg_init(&drbg, &br_sha256_vtable, "sello fixture shares", 20);
+    sello_shamir_share shares[SELLO_SHAMIR_MAX_N];
+    SELLO_TRY(sello_shamir_split(fx_k, m, n, &drbg.vtable, shares));
+    for (unsigned i = 0; i < n; i++)
+        sello_share_encode(&u, &ck, &shares[i], fx_shares[i]);
+    fx_share_count = n;
+    memset(shares, 0, sizeof shares);
+    memset(&ck, 0, sizeof ck);
+    return SELLO_OK;
+}
+
+bool fx_record_spki(const uint8_t *rec, size_t len, uint8_t *spki,
+                    size_t cap, size_t *spki_len)
+{
+    /* Item by item: type (1), BE length (2), value; 0x81 is the SPKI. */
+    size_t off = 0;
+    while (len - off >= 3) {
+        size_t n = (size_t)rec[off + 1] << 8 | rec[off + 2];
+        if (len - off - 3 < n)
+            return false;
+        if (rec[off] == 0x81) {
+            if (n > cap)
+                return false;
+            memcpy(spki, rec + off + 3, n);
+            *spki_len = n;
+            return true;
+        }
+        off += 3 + n;
+    }
+    return false;
+}
+
+void fx_session_note(const uint8_t *p, size_t len)
+{
+    sello_tlv_reader t = { p, p + len };
+    uint8_t type;
+    const uint8_t *v;
+    size_t n;
+    while (sello_tlv_next(&t, &type, &v, &n) == 1) {
+        if (type == SELLO_SESS_ID && n == sizeof fx_session.id)
+            memcpy(fx_session.id, v, n);
+        else if (type == SELLO_SESS_CHALLENGE && n == 32)
+            memcpy(fx_session.challenge, v, n);
+        else if (type == SELLO_SESS_PUBKEY && n == 32)
+            memcpy(fx_session.pub, v, n);
+        else if (type == SELLO_SESS_PURPOSE && n == 1)
+            fx_session.purpose = v[0];
+    }
 }

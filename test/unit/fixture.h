@@ -28,8 +28,22 @@ typedef struct {
     sello_tlv_writer w;
 } fx_tlv;
 void fx_tlv_init(fx_tlv *t);
-/* A configuration list with the subject (the only required item). */
+/* The fixture's custodians: FX_CUSTODIANS fixed X25519 keys, threshold
+ * FX_THRESHOLD. */
+#define FX_CUSTODIANS 3u
+#define FX_THRESHOLD 2u
+void fx_custodian_priv(unsigned i, uint8_t out[32]);
+/* Adds n custodian keys (fx_custodian_priv 0..n-1) and threshold m. */
+void fx_tlv_put_custody(fx_tlv *t, unsigned n, unsigned m);
+/* A configuration list with the required items: the subject and the
+ * fixture's custody. */
 void fx_tlv_init_subject(fx_tlv *t);
+
+/* The current unit's shares in plaintext (as a custodian's tool holds
+ * them after opening its share box), set by fx_provision and
+ * fx_take_init_reply. */
+extern uint8_t fx_shares[16][SELLO_SHARE_LEN];
+extern unsigned fx_share_count;
 
 /*
  * Writes the SELLO_NV_UNIT record (through the board's nv_write) for a
@@ -46,10 +60,33 @@ sello_status fx_provision(const uint8_t *cfg_tlv, size_t cfg_len,
  * and configuration `cfg_tlv` (NULL: subject only), starts the module and,
  * when `certs` is not NULL, loads those certificate files (space-separated
  * names under test/data/certs/, TSU first). SELLO_OK when every step
- * succeeded; the module is then INITIALISED or ACTIVE.
+ * succeeded; the module is then INITIALISED, or ACTIVE after a quorum of
+ * FX_THRESHOLD fixture shares.
  */
 sello_status fx_make_unit(sello_module_storage *m, const uint8_t *cfg_tlv,
                           size_t cfg_len, const char *certs);
+
+/*
+ * Takes an INIT reply: copies the SPKI (when spki is not NULL) and opens
+ * the share boxes with the fixture's custodian keys into fx_shares.
+ * Returns the number of shares, or -1 when a box does not open.
+ */
+int fx_take_init_reply(const uint8_t *p, size_t len, uint8_t *spki,
+                       size_t *spki_len);
+
+/* The ABI's quorum sessions, as a custodian's tool speaks them: open (and
+ * remember the session), seal a share for it, submit share i of
+ * fx_shares. */
+typedef struct fx_resp fx_resp;
+fx_resp fx_session_open(sello_module_storage *m, uint8_t purpose,
+                        uint8_t flags);
+void fx_seal_submission(const uint8_t share[SELLO_SHARE_LEN],
+                        uint8_t out[SELLO_SUBMIT_LEN]);
+fx_resp fx_submit_share(sello_module_storage *m, unsigned i);
+/* A fresh session of `purpose` and shares 0..count-1: SELLO_OK when every
+ * step was accepted. */
+sello_status fx_quorum(sello_module_storage *m, uint8_t purpose,
+                       unsigned count);
 
 /* Concatenates test/data/certs/ files (space-separated names) into out;
  * returns the length, or 0 when a file is missing or out is too small. */
@@ -67,7 +104,7 @@ static inline size_t fx_len(const fx_cur *c) { return (size_t)(c->end - c->p); }
 
 /* A parsed response frame; `payload` points into a buffer owned by the
  * fixture that the next fx_call overwrites. */
-typedef struct {
+struct fx_resp {
     size_t frame_len;    /* 0 when sello_module_handle returned nothing */
     bool header_ok;      /* magic and version are right, length agrees */
     uint8_t status;
@@ -75,7 +112,7 @@ typedef struct {
     uint32_t tag;
     const uint8_t *payload;
     size_t len;
-} fx_resp;
+};
 
 /* Builds a request frame into out (cap >= 12 + len); returns its length. */
 size_t fx_frame(uint8_t *out, uint8_t op, uint32_t tag, const void *payload,
@@ -138,10 +175,39 @@ uint64_t fx_serial_u64(const fx_tsr *t);
 uint64_t fx_gentime_ms(const char *s);
 
 /*
- * Writes a genuine (authenticated) serial record holding `reserved_end` and
- * `lease_ms`, through the module's own serial code, as a module that had
- * reserved up to there would have.
+ * Writes a genuine (authenticated) counters record for serial epoch
+ * `epoch` (or the next above the board counter's) with time lease
+ * `lease_ms`, through the module's own code, as a module that had reserved
+ * up to there would have.
  */
-sello_status fx_put_serial_record(uint64_t reserved_end, uint64_t lease_ms);
+sello_status fx_put_counters_record(uint64_t epoch, uint64_t lease_ms);
+
+/* The activation secret K that fx_provision seals unit records under (32
+ * octets: "sello fixture activation secret" and a NUL); also the K of
+ * test/data/unit/record-*.bin. */
+const uint8_t *fx_activation_secret(void);
+
+/*
+ * Fills fx_shares[0..n) and fx_share_count with genuine shares of that K
+ * for the unit whose SubjectPublicKeyInfo is spki[0..spki_len), of key
+ * ceremony `generation` and custody m of n, MAC'd under the board's
+ * current device secret: what the custodians of a unit sealed under K hold
+ * (fx_provision calls it; a test that loads a record sealed elsewhere calls
+ * it itself). SELLO_ERR_PARAM unless 2 <= m <= n <= 16.
+ */
+sello_status fx_make_shares(const uint8_t *spki, size_t spki_len,
+                            uint32_t generation, unsigned m, unsigned n);
+
+/* Copies the SubjectPublicKeyInfo item of a unit record (as stored in
+ * SELLO_NV_UNIT, e.g. test/data/unit/record-*.bin) into spki[0..cap), read
+ * with a walk of its own rather than the firmware's parser; false when the
+ * record has none or it does not fit. */
+bool fx_record_spki(const uint8_t *rec, size_t len, uint8_t *spki,
+                    size_t cap, size_t *spki_len);
+
+/* Takes the payload of a SESSION_OPEN reply that was sent some other way
+ * than fx_session_open (a raw frame), so that fx_seal_submission seals for
+ * that session. */
+void fx_session_note(const uint8_t *p, size_t len);
 
 #endif

@@ -19,7 +19,7 @@
 #include "fixture.h"
 
 #include "nv.h"
-#include "serial.h"
+#include "counters.h"
 
 /* 2026-01-01T00:00:00Z: inside tsu.der's validity (2024..2099). */
 #define T0 1767225600000ull
@@ -48,9 +48,16 @@ static uint8_t module_state(void)
     return (uint8_t)v;
 }
 
+/* Restarts the module. A restart always locks the key; a certified unit
+ * is activated again here by the fixture's quorum so that tests of other
+ * things can go on issuing (the dual-control tests restart with
+ * sello_module_start alone). */
 static void start_ok(void)
 {
     assert_int_equal(sello_module_start(&mod), SELLO_OK);
+    if (module_state() == SELLO_STATE_READY)
+        assert_int_equal(fx_quorum(&mod, SELLO_PURPOSE_ACTIVATE, FX_THRESHOLD),
+                         SELLO_OK);
 }
 
 static void set_time_ok(uint64_t ms)
@@ -307,10 +314,11 @@ static void test_frame_length_mismatch(void **state)
 static void test_frame_unknown_opcodes(void **state)
 {
     (void)state;
-    static const uint8_t known[] = { SELLO_OP_STATUS, SELLO_OP_STAMP,
-                                     SELLO_OP_GET_CERTS, SELLO_OP_INIT,
-                                     SELLO_OP_GET_CSR, SELLO_OP_LOAD_CERT,
-                                     SELLO_OP_SET_TIME };
+    static const uint8_t known[] = {
+#define KNOWN_OP(name, num, text) num,
+        SELLO_OPCODE_LIST(KNOWN_OP)
+#undef KNOWN_OP
+    };
     for (int phase = 0; phase < 2; phase++) {
         board_mem_reset();
         if (phase == 0)
@@ -495,7 +503,8 @@ static void test_stamp_granted_token(void **state)
     /* default policy 0.4.0.2023.1.1 */
     assert_bytes_equal(t.policy, t.policy_len,
                        "\x06\x06\x04\x00\x8f\x67\x01\x01", 8);
-    assert_int_equal(fx_serial_u64(&t), 1);
+    /* the first serial of a block */
+    assert_int_equal((fx_serial_u64(&t) - 1) % SELLO_SERIAL_BLOCK, 0);
     assert_true(t.has_certs);
     size_t tsu_len;
     uint8_t *tsu = tu_load("certs/tsu.der", &tsu_len);
@@ -602,13 +611,30 @@ static void test_init_ok(void **state)
     sello_tlv_put_u8(&t.w, SELLO_INIT_QUALIFIED, 1);
     fx_resp r = fx_call(&mod, SELLO_OP_INIT, t.buf, t.w.len);
     assert_int_equal(r.status, SELLO_OK);
+    uint8_t spki[600];
+    size_t spki_len = 0;
+    /* one share box per custodian, each opening with its key */
+    assert_int_equal(fx_take_init_reply(r.payload, r.len, spki, &spki_len),
+                     FX_CUSTODIANS);
     /* a P-256 SubjectPublicKeyInfo */
-    assert_int_equal(r.len, 91);
-    assert_memory_equal(r.payload, "\x30\x59\x30\x13\x06\x07\x2a\x86\x48\xce"
-                                   "\x3d\x02\x01\x06\x08\x2a\x86\x48\xce\x3d"
-                                   "\x03\x01\x07\x03\x42\x00\x04", 27);
-    uint8_t spki[91];
-    memcpy(spki, r.payload, sizeof spki); /* r's buffer is reused below */
+    assert_int_equal(spki_len, 91);
+    assert_memory_equal(spki, "\x30\x59\x30\x13\x06\x07\x2a\x86\x48\xce"
+                              "\x3d\x02\x01\x06\x08\x2a\x86\x48\xce\x3d"
+                              "\x03\x01\x07\x03\x42\x00\x04", 27);
+    /* the shares name the unit by the SHA-256 of that key */
+    uint8_t unit_id[32];
+    br_sha256_context h;
+    br_sha256_init(&h);
+    br_sha256_update(&h, spki, spki_len);
+    br_sha256_out(&h, unit_id);
+    for (unsigned i = 0; i < FX_CUSTODIANS; i++) {
+        assert_memory_equal(fx_shares[i] + SELLO_SHARE_UNIT_ID, unit_id, 32);
+        assert_int_equal(fx_shares[i][SELLO_SHARE_X], i + 1);
+        assert_int_equal(fx_shares[i][SELLO_SHARE_M], FX_THRESHOLD);
+        assert_int_equal(fx_shares[i][SELLO_SHARE_N], FX_CUSTODIANS);
+    }
+    /* the key stays unlocked for the CSR in the same sitting */
+    assert_int_equal(fx_call(&mod, SELLO_OP_GET_CSR, NULL, 0).status, SELLO_OK);
     assert_int_equal(module_state(), SELLO_STATE_INITIALISED);
     uint64_t v;
     assert_true(fx_status_field(&mod, SELLO_ST_KEY_TYPE, &v));
@@ -623,12 +649,18 @@ static void test_init_ok(void **state)
     assert_int_equal(v, SELLO_HASHES_DEFAULT);
     assert_true(fx_status_field(&mod, SELLO_ST_SIG_HASH, &v));
     assert_int_equal(v, SELLO_HASH_SHA256);
-    /* the unit survives a restart with the same key */
+    /* the unit survives a restart with the same key, locked until the
+     * quorum unlocks it */
     start_ok();
+    assert_int_equal(module_state(), SELLO_STATE_INITIALISED);
+    check_error_frame(fx_call_tag(&mod, SELLO_OP_GET_CSR, 0x600d, NULL, 0),
+                      SELLO_ERR_STATE, 0x600d);
+    assert_int_equal(fx_quorum(&mod, SELLO_PURPOSE_ACTIVATE, FX_THRESHOLD),
+                     SELLO_OK);
     assert_int_equal(module_state(), SELLO_STATE_INITIALISED);
     fx_resp csr2 = fx_call(&mod, SELLO_OP_GET_CSR, NULL, 0);
     assert_int_equal(csr2.status, SELLO_OK);
-    assert_non_null(memmem(csr2.payload, csr2.len, spki, sizeof spki));
+    assert_non_null(memmem(csr2.payload, csr2.len, spki, spki_len));
 }
 
 typedef struct {
@@ -637,14 +669,50 @@ typedef struct {
 } bad_init;
 
 /* S = the subject item: type 2, length 0x31, fx_subject */
-#define S "02 0031 302f311730150603550403 0c0e 53656c6c6f2054657374205453553114301206035504" \
-          "0a 0c0b 53656c6c6f205465737473"
+#define SUBJ "02 0031 302f311730150603550403 0c0e 53656c6c6f2054657374205453553114301206035504" \
+             "0a 0c0b 53656c6c6f205465737473"
+/* Two or three custodian keys (any u-coordinate of large order will do)
+ * and threshold 2: the custody every INIT needs. */
+#define KEY1 " 0b 0020 11*32"
+#define KEY2 " 0b 0020 22*32"
+#define KEY3 " 0b 0020 33*32"
+#define CUST KEY1 KEY2 KEY3 " 0c 0001 02"
+/* S = a complete valid list: subject and custody. */
+#define S SUBJ CUST
 
 static const bad_init bad_inits[] = {
     { "empty list (no subject)", "" },
     { "no subject", "01 0001 01" },
     { "unknown type 0", S " 00 0001 00" },
-    { "unknown type 11", S " 0b 0001 00" },
+    { "unknown type 17", S " 11 0001 00" },
+    { "no custodians", SUBJ " 0c 0001 02" },
+    { "one custodian", SUBJ KEY1 " 0c 0001 02" },
+    { "no threshold", SUBJ KEY1 KEY2 KEY3 },
+    { "threshold 1", SUBJ KEY1 KEY2 KEY3 " 0c 0001 01" },
+    { "threshold 0", SUBJ KEY1 KEY2 KEY3 " 0c 0001 00" },
+    { "threshold above the custodians", SUBJ KEY1 KEY2 " 0c 0001 03" },
+    { "threshold 17", SUBJ KEY1 KEY2 " 0c 0001 11" },
+    { "threshold twice", S " 0c 0001 02" },
+    { "threshold two octets", SUBJ KEY1 KEY2 " 0c 0002 0002" },
+    { "the same custodian key twice", SUBJ KEY1 KEY1 " 0c 0001 02" },
+    { "custodian key of 31 octets", SUBJ KEY1 " 0b 001f 22*31 0c 0001 02" },
+    { "custodian key of 33 octets", SUBJ KEY1 " 0b 0021 22*33 0c 0001 02" },
+    { "custodian key 0 (low order)", SUBJ KEY1 " 0b 0020 00*32 0c 0001 02" },
+    { "custodian key 1 (low order)", SUBJ KEY1 " 0b 0020 01 00*31 0c 0001 02" },
+    { "17 custodians", SUBJ " 0b 0020 01*32 0b 0020 02*32 0b 0020 03*32"
+                       " 0b 0020 04*32 0b 0020 05*32 0b 0020 06*32"
+                       " 0b 0020 07*32 0b 0020 08*32 0b 0020 09*32"
+                       " 0b 0020 0a*32 0b 0020 0b*32 0b 0020 0c*32"
+                       " 0b 0020 0d*32 0b 0020 0e*32 0b 0020 0f*32"
+                       " 0b 0020 10*32 0b 0020 11*32 0c 0001 02" },
+    { "engine 0", S " 0d 0001 00" },
+    { "engine 3", S " 0d 0001 03" },
+    { "token engine on a board without a token", S " 0d 0001 02" },
+    { "lockout after 0 failures", S " 0e 0001 00" },
+    { "lockout after 101 failures", S " 0e 0001 65" },
+    { "lockout of 0 s", S " 0f 0004 00000000" },
+    { "lockout above a week", S " 0f 0004 00093a81" },
+    { "key usage of 36601 days", S " 10 0004 00008ef9" },
     { "unknown type 31", S " 1f 0000" },
     { "unknown type 32", S " 20 0000" },
     { "record-only type 0x80", S " 80 0001 01" },
@@ -684,11 +752,12 @@ static const bad_init bad_inits[] = {
     { "policy trailing octet", S " 03 0004 06010000" },
     { "policy raw content without tag", S " 03 0006 04008f670101" },
     { "policy too long", S " 03 0044 0642 2a*66" },
-    { "subject not a SEQUENCE", "02 0002 3100" },
-    { "subject trailing octet", "02 0003 300000" },
-    { "subject indefinite length", "02 0004 30800000" },
-    { "subject empty", "02 0000" },
-    { "subject too long", "02 0205 30820201 55*513" },
+    { "subject not a SEQUENCE", "02 0002 3100" CUST },
+    { "subject trailing octet", "02 0003 300000" CUST },
+    { "subject indefinite length", "02 0004 30800000" CUST },
+    { "subject empty", "02 0000" CUST },
+    { "subject too long", "02 0205 30820201 55*513" CUST },
+    { "no subject, only custody", CUST },
     { "truncated item header", S " 04 00" },
     { "truncated item value", S " 04 0004 0000" },
     { "item length beyond list", S " 07 ffff 00" },
@@ -745,10 +814,10 @@ static void test_init_param_validation(void **state)
         size_t rlen;
         assert_false(board_mem_record_get(SELLO_NV_UNIT, &rec, &rlen));
     }
-    /* the subject item alone is a valid list */
-    static uint8_t tlv[256];
+    /* the subject and the custody alone are a valid list */
+    static uint8_t tlv[512];
     size_t len = expand(S, tlv, sizeof tlv);
-    assert_int_equal(len, 3 + fx_subject_len);
+    assert_int_equal(len, 3 + fx_subject_len + 3 * 35 + 4);
     assert_int_equal(fx_call(&mod, SELLO_OP_INIT, tlv, len).status, SELLO_OK);
     assert_int_equal(module_state(), SELLO_STATE_INITIALISED);
 }
@@ -765,11 +834,21 @@ static void test_init_param_limits(void **state)
         S " 06 0001 06 07 0001 01 08 0001 01 09 0001 00 0a 0004 ffffffff",
         S " 03 0042 0640 2a*64",          /* a 66-octet policy */
         S " 03 0003 060100",                /* policy 0.0 */
+        SUBJ KEY1 KEY2 " 0c 0001 02",      /* 2 of 2 */
+        SUBJ " 0b 0020 01*32 0b 0020 02*32 0b 0020 03*32 0b 0020 04*32"
+        " 0b 0020 05*32 0b 0020 06*32 0b 0020 07*32 0b 0020 08*32"
+        " 0b 0020 09*32 0b 0020 0a*32 0b 0020 0b*32 0b 0020 0c*32"
+        " 0b 0020 0d*32 0b 0020 0e*32 0b 0020 0f*32 0b 0020 10*32"
+        " 0c 0001 10",                      /* 16 of 16 */
+        S " 0e 0001 01 0f 0004 00000001",   /* lockout: 1 failure, 1 s */
+        S " 0e 0001 64 0f 0004 00093a80",   /* lockout: 100, a week */
+        S " 10 0004 00008ef8",              /* key usage 36600 days */
+        S " 0d 0001 01",                    /* the module engine */
     };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         board_mem_reset();
         start_ok();
-        static uint8_t tlv[512];
+        static uint8_t tlv[1024];
         size_t len = expand(good[i], tlv, sizeof tlv);
         fx_resp r = fx_call(&mod, SELLO_OP_INIT, tlv, len);
         if (r.status != SELLO_OK)
@@ -873,8 +952,9 @@ static void test_csr_verifies(void **state)
     fx_resp r = fx_call(&mod, SELLO_OP_INIT, t.buf, t.w.len);
     assert_int_equal(r.status, SELLO_OK);
     uint8_t spki[128];
-    size_t spki_len = r.len;
-    memcpy(spki, r.payload, spki_len);
+    size_t spki_len = 0;
+    assert_int_equal(fx_take_init_reply(r.payload, r.len, spki, &spki_len),
+                     FX_CUSTODIANS);
 
     r = fx_call(&mod, SELLO_OP_GET_CSR, NULL, 0);
     assert_int_equal(r.status, SELLO_OK);
@@ -917,9 +997,10 @@ static void test_csr_p384_verifies(void **state)
     fx_resp r = fx_call(&mod, SELLO_OP_INIT, t.buf, t.w.len);
     assert_int_equal(r.status, SELLO_OK);
     uint8_t spki[160];
-    size_t spki_len = r.len;
+    size_t spki_len = 0;
+    assert_int_equal(fx_take_init_reply(r.payload, r.len, spki, &spki_len),
+                     FX_CUSTODIANS);
     assert_int_equal(spki_len, 120);
-    memcpy(spki, r.payload, spki_len);
     uint64_t v;
     assert_true(fx_status_field(&mod, SELLO_ST_SIG_HASH, &v));
     assert_int_equal(v, SELLO_HASH_SHA384);
@@ -957,8 +1038,9 @@ static void test_csr_rsa2048_verifies(void **state)
     fx_resp r = fx_call(&mod, SELLO_OP_INIT, t.buf, t.w.len);
     assert_int_equal(r.status, SELLO_OK);
     static uint8_t spki[600];
-    size_t spki_len = r.len;
-    memcpy(spki, r.payload, spki_len);
+    size_t spki_len = 0;
+    assert_int_equal(fx_take_init_reply(r.payload, r.len, spki, &spki_len),
+                     FX_CUSTODIANS);
     r = fx_call(&mod, SELLO_OP_GET_CSR, NULL, 0);
     assert_int_equal(r.status, SELLO_OK);
     csr_parts c = parse_csr(r.payload, r.len);
@@ -989,9 +1071,12 @@ static void test_csr_rsa2048_verifies(void **state)
                                                 BR_HASH_OID_SHA384, 48, &pk,
                                                 recovered));
     assert_memory_equal(recovered, digest, 48);
-    /* after a restart the unit still has the same RSA key */
+    /* after a restart (and the quorum) the unit still has the same RSA
+     * key */
     start_ok();
     assert_int_equal(module_state(), SELLO_STATE_INITIALISED);
+    assert_int_equal(fx_quorum(&mod, SELLO_PURPOSE_ACTIVATE, FX_THRESHOLD),
+                     SELLO_OK);
     r = fx_call(&mod, SELLO_OP_GET_CSR, NULL, 0);
     assert_int_equal(r.status, SELLO_OK);
     assert_non_null(memmem(r.payload, r.len, spki, spki_len));
@@ -1030,12 +1115,16 @@ static void test_load_cert_ok(void **state)
             print_error("%s refused: %.*s\n", good[i], (int)r.len, r.payload);
         assert_int_equal(r.status, SELLO_OK);
         assert_int_equal(r.len, 0);
-        assert_int_equal(module_state(), SELLO_STATE_ACTIVE);
+        /* certified, and still waiting for the custodians */
+        assert_int_equal(module_state(), SELLO_STATE_READY);
         r = fx_call(&mod, SELLO_OP_GET_CERTS, NULL, 0);
         assert_int_equal(r.status, SELLO_OK);
         assert_bytes_equal(r.payload, r.len, certs, len);
-        /* and after a restart */
-        start_ok();
+        /* and after a restart, READY again */
+        assert_int_equal(sello_module_start(&mod), SELLO_OK);
+        assert_int_equal(module_state(), SELLO_STATE_READY);
+        assert_int_equal(fx_quorum(&mod, SELLO_PURPOSE_ACTIVATE, FX_THRESHOLD),
+                         SELLO_OK);
         assert_int_equal(module_state(), SELLO_STATE_ACTIVE);
     }
 }
@@ -1163,7 +1252,7 @@ static void test_load_cert_storage_failure(void **state)
     expect_refused(stamp(), 25);
     assert_int_equal(fx_call(&mod, SELLO_OP_LOAD_CERT, certs, len).status,
                      SELLO_OK);
-    assert_int_equal(module_state(), SELLO_STATE_ACTIVE);
+    assert_int_equal(module_state(), SELLO_STATE_READY);
 
     /* ACTIVE with tsu.der alone: replacing it fails, the old one stays */
     board_mem_reset();
@@ -1245,10 +1334,12 @@ static void test_serials_strictly_increasing(void **state)
         assert_true(s.granted);
         assert_true(s.serial > last_serial);
         assert_true(s.gen_ms >= last_ms);
+        /* consecutive, but where a new reservation starts a new block */
+        if (s.serial != last_serial + 1)
+            assert_int_equal((s.serial - 1) % SELLO_SERIAL_BLOCK, 0);
         last_serial = s.serial;
         last_ms = s.gen_ms;
     }
-    assert_int_equal(last_serial, 200); /* no gaps within a run */
 }
 
 /* Restarts resume above every serial issued before, however many. */
@@ -1340,11 +1431,15 @@ static void test_serial_reservation_write_failure(void **state)
  * from its records with the host setting the true time. Across all of it
  * serial numbers strictly increase and genTime never goes backwards.
  */
+static uint64_t pristine_counter;
+
 static unsigned power_loss_scenario(unsigned k, bool lose_write,
                                     const board_mem_records *pristine,
                                     unsigned *writes_seen)
 {
+    /* The same device each run: its records and its board counter. */
     board_mem_restore(pristine);
+    board_mem_set_counter(pristine_counter);
     board_mem_fail_writes_after(0);
     board_mem_fail_all_writes(false);
     uint64_t now = T0;
@@ -1400,6 +1495,7 @@ static void test_serial_power_loss_every_write(void **state)
     assert_int_equal(fx_make_unit(&mod, NULL, 0, "tsu.der"), SELLO_OK);
     static board_mem_records pristine;
     board_mem_snapshot(&pristine);
+    pristine_counter = board_mem_get_counter();
     unsigned total = 0;
     /* a run without faults counts the writes */
     assert_int_equal(power_loss_scenario(1000, false, &pristine, &total), 0);
@@ -1418,18 +1514,22 @@ static void test_serial_exhausted(void **state)
 {
     (void)state;
     assert_int_equal(fx_make_unit(&mod, NULL, 0, "tsu.der"), SELLO_OK);
-    assert_int_equal(fx_put_serial_record(UINT64_MAX - SELLO_SERIAL_BLOCK + 1,
-                                          T0 - 1000), SELLO_OK);
+    const uint64_t last_epoch = UINT64_MAX / SELLO_SERIAL_BLOCK;
+    assert_int_equal(fx_put_counters_record(last_epoch, T0 - 1000), SELLO_OK);
     start_ok();
     set_time_ok(T0);
     expect_refused(stamp(), 25);
-    assert_int_equal(fx_put_serial_record(UINT64_MAX - SELLO_SERIAL_BLOCK,
-                                          T0 - 1000), SELLO_OK);
+    /* A device one epoch earlier (the board counter with it): one block
+     * left, the last one. */
+    board_mem_set_counter(0);
+    assert_int_equal(sello_board_nv_erase(SELLO_NV_COUNTERS), SELLO_OK);
+    assert_int_equal(fx_put_counters_record(last_epoch - 1, T0 - 1000),
+                     SELLO_OK);
     start_ok();
     set_time_ok(T0);
     stamp_result s = stamp();
     assert_true(s.granted);
-    assert_int_equal(s.serial, UINT64_MAX - SELLO_SERIAL_BLOCK);
+    assert_int_equal(s.serial, (last_epoch - 1) * SELLO_SERIAL_BLOCK + 1);
 }
 
 /* The TSU instance number sits above the 64-bit counter. */
@@ -1447,8 +1547,8 @@ static void test_serial_instance(void **state)
     fx_tsr tsr = fx_parse_tsr(r.payload, r.len);
     assert_true(tsr.ok && tsr.status == 0);
     assert_bytes_equal(tsr.serial, tsr.serial_len,
-                       "\x00\x80\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01",
-                       13);
+                       "\x00\x80\x00\x00\x01\x00\x00\x00\x00\x00\x00\x10\x01",
+                       13); /* the first serial of epoch 2: 4097 */
 }
 
 /* After a restart no token is issued before the clock has passed the
@@ -1563,7 +1663,7 @@ static void test_records_garbage_serial(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         uint8_t rec[32];
         size_t n = tu_hex(bad[i], rec, sizeof rec);
-        assert_true(board_mem_record_put(SELLO_NV_SERIAL, rec, n));
+        assert_true(board_mem_record_put(SELLO_NV_COUNTERS, rec, n));
         assert_true(sello_module_start(&mod) != SELLO_OK);
         expect_error_state();
     }
@@ -1588,7 +1688,7 @@ static void test_records_forged_serial_record(void **state)
     uint8_t rec[17] = { 1 };
     sello_put_be64(rec + 1, 1);        /* reserved end: serial 1 again */
     sello_put_be64(rec + 9, T0 - 60000); /* and a floor a minute back */
-    assert_true(board_mem_record_put(SELLO_NV_SERIAL, rec, sizeof rec));
+    assert_true(board_mem_record_put(SELLO_NV_COUNTERS, rec, sizeof rec));
     sello_status st = sello_module_start(&mod);
     if (st == SELLO_OK) {
         set_time_ok(T0 - 30000);
@@ -1616,7 +1716,7 @@ static void test_records_deleted_serial_record(void **state)
         last = s.serial;
         last_ms = s.gen_ms;
     }
-    assert_int_equal(sello_board_nv_erase(SELLO_NV_SERIAL), SELLO_OK);
+    assert_int_equal(sello_board_nv_erase(SELLO_NV_COUNTERS), SELLO_OK);
     sello_status st = sello_module_start(&mod);
     if (st == SELLO_OK) {
         set_time_ok(T0 - 30000);
@@ -1654,25 +1754,35 @@ static void test_device_secret_changed(void **state)
 static void test_records_independent_seal(void **state)
 {
     (void)state;
-    size_t len;
+    size_t len, spki_len;
+    static uint8_t spki[1024];
     uint8_t *rec = tu_load("unit/record-p256.bin", &len);
     assert_true(board_mem_record_put(SELLO_NV_UNIT, rec, len));
+    assert_true(fx_record_spki(rec, len, spki, sizeof spki, &spki_len));
     free(rec);
-    assert_int_equal(fx_put_serial_record(1, 0), SELLO_OK);
+    /* the custodians' shares of the fixture's K for this unit:
+     * generation 1, 2 of 3 */
+    assert_int_equal(fx_make_shares(spki, spki_len, 1, 2, 3), SELLO_OK);
+    assert_int_equal(fx_put_counters_record(1, 0), SELLO_OK);
     start_ok();
     assert_int_equal(module_state(), SELLO_STATE_INITIALISED);
     static uint8_t certs[4096];
     size_t clen = fx_load_certs("tsu.der ca.der", certs, sizeof certs);
     assert_int_equal(fx_call(&mod, SELLO_OP_LOAD_CERT, certs, clen).status,
                      SELLO_OK);
+    assert_int_equal(module_state(), SELLO_STATE_READY);
+    assert_int_equal(fx_quorum(&mod, SELLO_PURPOSE_ACTIVATE, 2), SELLO_OK);
+    assert_int_equal(module_state(), SELLO_STATE_ACTIVE);
     set_time_ok(T0);
     assert_true(stamp().granted);
 
     board_mem_reset();
     rec = tu_load("unit/record-rsa2048.bin", &len);
     assert_true(board_mem_record_put(SELLO_NV_UNIT, rec, len));
+    assert_true(fx_record_spki(rec, len, spki, sizeof spki, &spki_len));
     free(rec);
-    assert_int_equal(fx_put_serial_record(1, 0), SELLO_OK);
+    assert_int_equal(fx_make_shares(spki, spki_len, 1, 2, 3), SELLO_OK);
+    assert_int_equal(fx_put_counters_record(1, 0), SELLO_OK);
     start_ok();
     uint64_t v;
     assert_int_equal(module_state(), SELLO_STATE_INITIALISED);
@@ -1686,6 +1796,16 @@ static void test_records_independent_seal(void **state)
     assert_int_equal(v, 7);
     assert_true(fx_status_field(&mod, SELLO_ST_QUALIFIED, &v));
     assert_int_equal(v, 1);
+    assert_true(fx_status_field(&mod, SELLO_ST_THRESHOLD, &v));
+    assert_int_equal(v, 2);
+    assert_true(fx_status_field(&mod, SELLO_ST_CUSTODIANS, &v));
+    assert_int_equal(v, 3);
+    assert_true(fx_status_field(&mod, SELLO_ST_GENERATION, &v));
+    assert_int_equal(v, 1);
+    /* locked until the quorum */
+    assert_int_equal(fx_call(&mod, SELLO_OP_GET_CSR, NULL, 0).status,
+                     SELLO_ERR_STATE);
+    assert_int_equal(fx_quorum(&mod, SELLO_PURPOSE_ACTIVATE, 2), SELLO_OK);
     assert_int_equal(fx_call(&mod, SELLO_OP_GET_CSR, NULL, 0).status, SELLO_OK);
 }
 
@@ -1729,7 +1849,8 @@ static void test_status_reply(void **state)
     assert_int_equal(more, 0);
     uint32_t want = 1u << SELLO_ST_STATE | 1u << SELLO_ST_FW_VERSION |
                     1u << SELLO_ST_NEXT_SERIAL | 1u << SELLO_ST_TOKENS |
-                    1u << SELLO_ST_CLOCK;
+                    1u << SELLO_ST_CLOCK | 1u << SELLO_ST_SIMULATION |
+                    1u << SELLO_ST_FAILURES | 1u << SELLO_ST_TIME_DOUBT;
     assert_int_equal(seen, want);
     board_mem_reset();
     make_active();
@@ -1740,12 +1861,27 @@ static void test_status_reply(void **state)
     assert_true(fx_status_field(&mod, SELLO_ST_UTC_MS, &x));
     assert_int_equal(x, T0 + 42);
     assert_true(fx_status_field(&mod, SELLO_ST_POLICY, &x));
-    for (int i = 0; i < 3; i++)
+    uint64_t first = stamp().serial;
+    for (int i = 0; i < 2; i++)
         assert_true(stamp().granted);
     assert_true(fx_status_field(&mod, SELLO_ST_TOKENS, &x));
     assert_int_equal(x, 3);
     assert_true(fx_status_field(&mod, SELLO_ST_NEXT_SERIAL, &x));
-    assert_int_equal(x, 4);
+    assert_int_equal(x, first + 3);
+    /* custody and key facts of an active unit */
+    assert_true(fx_status_field(&mod, SELLO_ST_THRESHOLD, &x));
+    assert_int_equal(x, FX_THRESHOLD);
+    assert_true(fx_status_field(&mod, SELLO_ST_CUSTODIANS, &x));
+    assert_int_equal(x, FX_CUSTODIANS);
+    assert_true(fx_status_field(&mod, SELLO_ST_ENGINE, &x));
+    assert_int_equal(x, SELLO_ENGINE_MODULE);
+    assert_true(fx_status_field(&mod, SELLO_ST_UNLOCKED, &x));
+    assert_int_equal(x, 1);
+    assert_true(fx_status_field(&mod, SELLO_ST_GENERATION, &x));
+    assert_int_equal(x, 1);
+    /* tsu.der is valid until 2099-12-31T23:59:59Z */
+    assert_true(fx_status_field(&mod, SELLO_ST_USAGE_NOT_AFTER, &x));
+    assert_int_equal(x, 4102444799ull);
 }
 
 /* The opcode list: distinct numbers and names, each answered by the
@@ -1794,7 +1930,7 @@ static void test_status_codes_unique(void **state)
     } list[] = { SELLO_STATUS_LIST(ENTRY) };
 #undef ENTRY
     size_t n = sizeof list / sizeof list[0];
-    assert_true(n >= 17);
+    assert_true(n >= 20);
     for (size_t i = 0; i < n; i++) {
         assert_string_not_equal(sello_status_str(list[i].num), "unknown status");
         assert_string_equal(sello_status_str(list[i].num), list[i].text);
@@ -1807,7 +1943,7 @@ static void test_status_codes_unique(void **state)
             assert_string_not_equal(list[i].text, list[j].text);
         }
     }
-    static const int unlisted[] = { -1, 17, 99, 255, 256, 1 << 30 };
+    static const int unlisted[] = { -1, 20, 99, 255, 256, 1 << 30 };
     for (size_t i = 0; i < sizeof unlisted / sizeof unlisted[0]; i++)
         assert_string_equal(sello_status_str(unlisted[i]), "unknown status");
     /* abi.h returns these numbers without naming them */
