@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -143,4 +144,36 @@ bool admin_call(admin_conn *c, uint8_t op, const uint8_t *payload,
     reply->flags = h.flags;
     reply->len = h.length;
     return true;
+}
+
+void admin_report(const char *what, const admin_reply *reply)
+{
+    fprintf(stderr, "sello: %s: %s (%.*s)\n", what,
+            sello_status_str(reply->status), (int)reply->len,
+            (const char *)reply->payload);
+}
+
+bool admin_call_ok(admin_conn *c, const char *what, uint8_t op,
+                   const uint8_t *payload, size_t len, admin_reply *reply,
+                   admin_progress_fn progress, void *ctx)
+{
+    if (!admin_call(c, op, payload, len, reply, progress, ctx))
+        return false;
+    if (reply->status != SELLO_OK) {
+        admin_report(what, reply);
+        return false;
+    }
+    return true;
+}
+
+bool admin_run_op(const char *path, const char *what, uint8_t op,
+                  const uint8_t *payload, size_t len, admin_reply *reply,
+                  admin_progress_fn progress, void *ctx)
+{
+    admin_conn c;
+    if (!admin_connect(path, &c))
+        return false;
+    bool ok = admin_call_ok(&c, what, op, payload, len, reply, progress, ctx);
+    admin_close(&c);
+    return ok;
 }

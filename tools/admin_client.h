@@ -16,6 +16,10 @@
 /* The socket used when neither --admin nor SELLO_ADMIN names one. */
 #define ADMIN_DEFAULT_PATH "build/demo/admin.sock"
 
+/* The --admin line of every admin command's usage. */
+#define ADMIN_USAGE "  --admin PATH        admin socket (default $SELLO_ADMIN, " \
+                    "else " ADMIN_DEFAULT_PATH ")\n"
+
 typedef struct {
     int fd;
     uint32_t next_tag;
@@ -56,5 +60,25 @@ typedef void (*admin_progress_fn)(void *ctx);
 bool admin_call(admin_conn *c, uint8_t op, const uint8_t *payload,
                 size_t len, admin_reply *reply, admin_progress_fn progress,
                 void *ctx);
+
+/* Prints "sello: <what>: <status text> (<module's reason>)" for a reply
+ * whose status is not SELLO_OK. */
+void admin_report(const char *what, const admin_reply *reply);
+
+/*
+ * admin_call, then admin_report for a status other than SELLO_OK, naming
+ * the operation `what`. True only for SELLO_OK.
+ */
+bool admin_call_ok(admin_conn *c, const char *what, uint8_t op,
+                   const uint8_t *payload, size_t len, admin_reply *reply,
+                   admin_progress_fn progress, void *ctx);
+
+/*
+ * Connects to `path`, performs one admin_call_ok and disconnects: the
+ * shape of every single-request command.
+ */
+bool admin_run_op(const char *path, const char *what, uint8_t op,
+                  const uint8_t *payload, size_t len, admin_reply *reply,
+                  admin_progress_fn progress, void *ctx);
 
 #endif

@@ -8,8 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include <sello/abi.h>
 #include <sello/status.h>
@@ -17,6 +20,7 @@
 #include "admin_client.h"
 #include "cli.h"
 #include "commands.h"
+#include "custodian.h"
 #include "der.h"
 #include "derx.h"
 #include "dn.h"
@@ -24,37 +28,21 @@
 #include "hashx.h"
 #include "oidx.h"
 #include "pem.h"
+#include "share_file.h"
 #include "util.h"
 #include "x509.h"
 
 /* Long options every admin command takes. */
 #define ADMIN_OPTION {"admin", required_argument, NULL, 'A'}
 #define HELP_OPTION {"help", no_argument, NULL, 'h'}
-#define ADMIN_USAGE "  --admin PATH        admin socket (default $SELLO_ADMIN, " \
-                    "else " ADMIN_DEFAULT_PATH ")\n"
 
-/*
- * Connects, performs one operation and reports a non-OK status as
- * "sello: <op>: <status text> (<reason>)". Returns true only for SELLO_OK.
- */
+/* One request on a fresh connection; non-OK statuses are reported. */
 static bool run_op(const char *admin, const char *opname, uint8_t op,
                    const uint8_t *payload, size_t len, admin_reply *reply,
                    admin_progress_fn progress, void *ctx)
 {
-    admin_conn c;
-    if (!admin_connect(admin_socket_path(admin), &c))
-        return false;
-    bool ok = admin_call(&c, op, payload, len, reply, progress, ctx);
-    admin_close(&c);
-    if (!ok)
-        return false;
-    if (reply->status != SELLO_OK) {
-        fprintf(stderr, "sello: %s: %s (%.*s)\n", opname,
-                sello_status_str(reply->status), (int)reply->len,
-                (const char *)reply->payload);
-        return false;
-    }
-    return true;
+    return admin_run_op(admin_socket_path(admin), opname, op, payload, len,
+                        reply, progress, ctx);
 }
 
 /* Writes DER, or PEM with `label` when `pem` is set. */
@@ -77,11 +65,14 @@ static bool write_der_or_pem(const char *path, const uint8_t *der, size_t len,
 
 static const struct {
     uint8_t id;
-    const char *name;
+    const char *name;  /* on the command line and in status */
+    const char *label; /* in sentences */
 } key_types[] = {
-    {SELLO_KEY_P256, "p256"},       {SELLO_KEY_P384, "p384"},
-    {SELLO_KEY_RSA2048, "rsa2048"}, {SELLO_KEY_RSA3072, "rsa3072"},
-    {SELLO_KEY_RSA4096, "rsa4096"},
+    {SELLO_KEY_P256, "p256", "P-256"},
+    {SELLO_KEY_P384, "p384", "P-384"},
+    {SELLO_KEY_RSA2048, "rsa2048", "RSA-2048"},
+    {SELLO_KEY_RSA3072, "rsa3072", "RSA-3072"},
+    {SELLO_KEY_RSA4096, "rsa4096", "RSA-4096"},
 };
 
 static const char *key_type_name(unsigned id)
@@ -92,6 +83,44 @@ static const char *key_type_name(unsigned id)
     return "unknown";
 }
 
+static const char *key_type_label(unsigned id)
+{
+    for (size_t i = 0; i < sizeof key_types / sizeof key_types[0]; i++)
+        if (key_types[i].id == id)
+            return key_types[i].label;
+    return "unknown";
+}
+
+static const struct {
+    uint8_t id;
+    const char *name;
+} engines[] = {
+    {SELLO_ENGINE_MODULE, "module"},
+    {SELLO_ENGINE_TOKEN, "pkcs11"},
+};
+
+static const char *engine_name(unsigned id)
+{
+    for (size_t i = 0; i < sizeof engines / sizeof engines[0]; i++)
+        if (engines[i].id == id)
+            return engines[i].name;
+    return "unknown";
+}
+
+static const char *purpose_name(unsigned p)
+{
+    switch (p) {
+    case SELLO_PURPOSE_ACTIVATE:
+        return "activate";
+    case SELLO_PURPOSE_DESTROY:
+        return "destroy";
+    case SELLO_PURPOSE_RECALIBRATE:
+        return "recalibrate";
+    default:
+        return "unknown";
+    }
+}
+
 static const char *state_name(unsigned s)
 {
     switch (s) {
@@ -99,6 +128,8 @@ static const char *state_name(unsigned s)
         return "uninitialised";
     case SELLO_STATE_INITIALISED:
         return "initialised";
+    case SELLO_STATE_READY:
+        return "ready";
     case SELLO_STATE_ACTIVE:
         return "active";
     case SELLO_STATE_ERROR:
@@ -128,16 +159,40 @@ static void hash_mask_names(uint32_t mask, char *out, size_t cap)
 
 /* ---- init ---------------------------------------------------------------- */
 
+#define MAX_CUSTODIANS 16u
+
 void usage_init(FILE *f)
 {
     fprintf(f,
-        "usage: sello init --key TYPE --subject DN [options]\n"
-        "Generates the TSU key pair inside the module (state uninitialised\n"
-        "only) and prints its public key.\n\n"
+        "usage: sello init --key TYPE --subject DN --share-dir DIR [options]\n"
+        "The key ceremony (state uninitialised only): generates the TSU key\n"
+        "pair inside the module, splits its activation secret into one share\n"
+        "per custodian, and writes each share, sealed to that custodian's\n"
+        "passphrase, to DIR/share-<x>.sello. Any M custodians together\n"
+        "activate, recalibrate or destroy the unit later.\n\n"
         "  --key TYPE          p256, p384, rsa2048, rsa3072 or rsa4096\n"
         "  --subject DN        e.g. \"CN=Demo TSU,O=Example,C=DE\" (CN, O, OU,\n"
         "                      C, L, ST, serialNumber, organizationIdentifier\n"
         "                      or dotted OIDs; written in the order given)\n"
+        "  --custodians N      custodians, 2..16 (default 3)\n"
+        "  --threshold M       shares needed, 2..N (default 2)\n"
+        "  --share-dir DIR     where the share files go (required; existing\n"
+        "                      share files are never overwritten)\n"
+        "  --passphrase-file FILE\n"
+        "                      custodian x's passphrase is the first line of\n"
+        "                      the x-th such FILE; give it N times, or never\n"
+        "                      to have each custodian type theirs at the\n"
+        "                      terminal (at least 8 characters, all distinct)\n"
+        "  --kdf COST          Argon2id cost of the passphrase keys:\n"
+        "                      interactive, moderate (default) or sensitive\n"
+        "  --engine ENGINE     module (default: the key in module storage) or\n"
+        "                      pkcs11 (the key in the board's PKCS#11 token)\n"
+        "  --lockout-failures N  failed share submissions before a lockout,\n"
+        "                      1..100 (module default 5)\n"
+        "  --lockout-seconds S lockout duration, 1..604800 (default 900)\n"
+        "  --key-usage-days D  private-key usage period from the certificate's\n"
+        "                      notBefore when it has none (default: the\n"
+        "                      certificate's validity only)\n"
         "  --policy OID        TSA policy (module default 0.4.0.2023.1.1)\n"
         "  --accuracy-ms N     declared accuracy, 1..3600000 (default 1000)\n"
         "  --hashes LIST       accepted imprint hashes, e.g. sha256,sha384,sha512\n"
@@ -152,28 +207,169 @@ void usage_init(FILE *f)
 }
 
 typedef struct {
+    const char *what; /* "generating RSA-4096 key in the module" */
     bool tty;
-    unsigned ticks;
+    bool shown;
+    struct timespec start;
 } spinner;
 
+static double elapsed_s(const struct timespec *since)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - since->tv_sec) +
+           (double)(now.tv_nsec - since->tv_nsec) / 1e9;
+}
+
 /*
- * Progress while the module generates the key (RSA-4096 takes seconds):
- * a spinner on a terminal, else one line. It first shows after the first
- * 200 ms of waiting, so a connection error is never preceded by it.
+ * Progress while the module generates the key (RSA-4096 can take a
+ * minute): a spinner with the elapsed seconds on a terminal, else one
+ * line, so that logs stay readable. Called by admin_call every 200 ms of
+ * waiting; a fast reply shows nothing at all.
  */
 static void spin(void *ctx)
 {
     spinner *s = ctx;
     static const char frames[] = "|/-\\";
+    double t = elapsed_s(&s->start);
     if (!s->tty) {
-        if (s->ticks++ == 0)
-            fprintf(stderr, "generating key...\n");
+        if (!s->shown)
+            fprintf(stderr, "%s...\n", s->what);
+        s->shown = true;
         return;
     }
-    s->ticks++;
-    fprintf(stderr, "\rgenerating key... %c %us", frames[s->ticks % 4],
-            s->ticks / 5);
+    s->shown = true;
+    fprintf(stderr, "\r%s... %c %u s ", s->what,
+            frames[(unsigned)(t * 5) % 4], (unsigned)t);
     fflush(stderr);
+}
+
+static void spin_end(spinner *s, bool ok)
+{
+    if (!s->shown)
+        return;
+    double t = elapsed_s(&s->start);
+    if (s->tty)
+        fprintf(stderr, "\r%s... %s in %.0f s   \n", s->what,
+                ok ? "done" : "failed", t);
+    else
+        fprintf(stderr, "... %s in %.0f s\n", ok ? "done" : "failed", t);
+}
+
+/* The parts of the INIT reply (SELLO_INITR_*). */
+typedef struct {
+    const uint8_t *spki;
+    size_t spki_len;
+    const uint8_t *unit_id;
+    const uint8_t *share[MAX_CUSTODIANS];
+    size_t n_shares;
+} init_reply;
+
+static const char *parse_init_reply(const admin_reply *r, size_t want_shares,
+                                    init_reply *out)
+{
+    memset(out, 0, sizeof *out);
+    sello_tlv_reader rd = {r->payload, r->payload + r->len};
+    uint8_t type;
+    const uint8_t *v;
+    size_t n;
+    int got;
+    while ((got = sello_tlv_next(&rd, &type, &v, &n)) == 1) {
+        switch (type) {
+        case SELLO_INITR_SPKI:
+            if (out->spki)
+                return "SPKI given twice";
+            out->spki = v;
+            out->spki_len = n;
+            break;
+        case SELLO_INITR_UNIT_ID:
+            if (out->unit_id || n != 32)
+                return "bad unit id field";
+            out->unit_id = v;
+            break;
+        case SELLO_INITR_SHARE:
+            if (n != SELLO_SHARE_BOX_LEN)
+                return "a share box has the wrong size";
+            if (out->n_shares == MAX_CUSTODIANS)
+                return "more share boxes than custodians";
+            out->share[out->n_shares++] = v;
+            break;
+        default:
+            /* Reply lists are extend-only: a newer module may say more. */
+            break;
+        }
+    }
+    if (got != 0)
+        return "truncated TLV list";
+    if (!out->spki || !out->unit_id)
+        return "SPKI or unit id missing";
+    if (out->n_shares != want_shares)
+        return "not one share box per custodian";
+    return NULL;
+}
+
+/* Share files reserved before INIT (share_file_create). */
+typedef struct {
+    char path[MAX_CUSTODIANS][4096];
+    int fd[MAX_CUSTODIANS];
+    size_t n;
+} share_slots;
+
+static void slots_abandon(share_slots *sl)
+{
+    for (size_t i = 0; i < sl->n; i++) {
+        if (sl->fd[i] >= 0) {
+            close(sl->fd[i]);
+            unlink(sl->path[i]);
+        }
+        sl->fd[i] = -1;
+    }
+}
+
+/*
+ * The last resort when a share file cannot be written after the module
+ * has made the share: without it the unit could never reach its quorum
+ * again. The file's content is ciphertext sealed to the custodian's
+ * passphrase, so it may go to the terminal; a copy of it restores the file.
+ */
+static void rescue_share(const char *path, const share_file *sf)
+{
+    uint8_t raw[SHARE_FILE_LEN];
+    char hex[2 * SHARE_FILE_LEN + 1];
+    share_file_encode(sf, raw);
+    util_hex_encode(raw, sizeof raw, hex);
+    printf("\nSHARE %u COULD NOT BE WRITTEN to %s. Save this hex now, it is "
+           "that file's whole content\n(restore it with: xxd -r -p > "
+           "share-%u.sello):\n%s\n\n",
+           sf->x, path, sf->x, hex);
+    fflush(stdout);
+}
+
+/* Opens every box with its custodian's key before anything is written:
+ * proof that the module sealed each share to the key it was given. */
+static bool check_shares(const init_reply *ir, const custodian_new *cust,
+                         size_t n, unsigned m, share_file *files)
+{
+    bool ok = true;
+    for (size_t i = 0; i < n; i++) {
+        share_file *sf = &files[i];
+        memset(sf, 0, sizeof *sf);
+        sf->x = (uint8_t)(i + 1);
+        sf->n = (uint8_t)n;
+        sf->m = (uint8_t)m;
+        memcpy(sf->unit_id, ir->unit_id, 32);
+        memcpy(sf->salt, cust[i].salt, sizeof sf->salt);
+        memcpy(sf->pub, cust[i].key.pub, 32);
+        memcpy(sf->box, ir->share[i], SELLO_SHARE_BOX_LEN);
+        uint8_t plain[SELLO_SHARE_LEN];
+        const char *why = share_file_unbox(sf, cust[i].key.priv, plain);
+        sodium_memzero(plain, sizeof plain);
+        if (why) {
+            util_err("init: share %zu from the module: %s", i + 1, why);
+            ok = false;
+        }
+    }
+    return ok;
 }
 
 int cmd_init(int argc, char **argv)
@@ -181,6 +377,15 @@ int cmd_init(int argc, char **argv)
     static const struct option opts[] = {
         {"key", required_argument, NULL, 'k'},
         {"subject", required_argument, NULL, 's'},
+        {"custodians", required_argument, NULL, 'N'},
+        {"threshold", required_argument, NULL, 'M'},
+        {"share-dir", required_argument, NULL, 'D'},
+        {"passphrase-file", required_argument, NULL, 'F'},
+        {"kdf", required_argument, NULL, 'K'},
+        {"engine", required_argument, NULL, 'e'},
+        {"lockout-failures", required_argument, NULL, 'L'},
+        {"lockout-seconds", required_argument, NULL, 'S'},
+        {"key-usage-days", required_argument, NULL, 'U'},
         {"policy", required_argument, NULL, 'p'},
         {"accuracy-ms", required_argument, NULL, 'a'},
         {"hashes", required_argument, NULL, 'H'},
@@ -195,13 +400,18 @@ int cmd_init(int argc, char **argv)
         HELP_OPTION,
         {NULL, 0, NULL, 0},
     };
-    const char *admin = NULL, *subject = NULL, *out = NULL;
-    int key = -1, sig_hash = -1;
+    const char *admin = NULL, *subject = NULL, *out = NULL, *share_dir = NULL;
+    const char *passfiles[MAX_CUSTODIANS];
+    size_t npass = 0;
+    int key = -1, sig_hash = -1, engine = -1;
     bool has_policy = false, has_acc = false, has_hashes = false, pem = false;
     bool qualified = false, tsa_name = false, no_chain = false, has_inst = false;
+    bool has_lock_n = false, has_lock_s = false, has_usage = false;
     uint8_t policy[66];
     size_t policy_len = 0;
     uint32_t accuracy = 0, hashes = 0, instance = 0;
+    uint32_t n_cust = 3, m_cust = 2, lock_n = 0, lock_s = 0, usage_days = 0;
+    const custodian_kdf *kdf = custodian_kdf_default();
     int ch;
     opterr = 0;
     while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -216,6 +426,62 @@ int cmd_init(int argc, char **argv)
             break;
         case 's':
             subject = optarg;
+            break;
+        case 'N':
+            if (!cli_parse_u32(optarg, 2, MAX_CUSTODIANS, &n_cust))
+                return cli_usage_error("init", usage_init,
+                                       "--custodians must be 2..%u",
+                                       MAX_CUSTODIANS);
+            break;
+        case 'M':
+            if (!cli_parse_u32(optarg, 2, MAX_CUSTODIANS, &m_cust))
+                return cli_usage_error("init", usage_init,
+                                       "--threshold must be 2..%u",
+                                       MAX_CUSTODIANS);
+            break;
+        case 'D':
+            share_dir = optarg;
+            break;
+        case 'F':
+            if (npass == MAX_CUSTODIANS)
+                return cli_usage_error("init", usage_init,
+                                       "more --passphrase-file than the "
+                                       "%u custodians possible",
+                                       MAX_CUSTODIANS);
+            passfiles[npass++] = optarg;
+            break;
+        case 'K':
+            kdf = custodian_kdf_by_name(optarg);
+            if (!kdf)
+                return cli_usage_error("init", usage_init,
+                                       "--kdf must be interactive, moderate "
+                                       "or sensitive");
+            break;
+        case 'e':
+            for (size_t i = 0; i < sizeof engines / sizeof engines[0]; i++)
+                if (strcmp(optarg, engines[i].name) == 0)
+                    engine = engines[i].id;
+            if (engine < 0)
+                return cli_usage_error("init", usage_init,
+                                       "--engine must be module or pkcs11");
+            break;
+        case 'L':
+            if (!cli_parse_u32(optarg, 1, 100, &lock_n))
+                return cli_usage_error("init", usage_init,
+                                       "--lockout-failures must be 1..100");
+            has_lock_n = true;
+            break;
+        case 'S':
+            if (!cli_parse_u32(optarg, 1, 604800, &lock_s))
+                return cli_usage_error("init", usage_init,
+                                       "--lockout-seconds must be 1..604800");
+            has_lock_s = true;
+            break;
+        case 'U':
+            if (!cli_parse_u32(optarg, 0, UINT32_MAX, &usage_days))
+                return cli_usage_error("init", usage_init,
+                                       "bad --key-usage-days");
+            has_usage = true;
             break;
         case 'p': {
             /* A full DER OID element: the ABI takes it with its tag. */
@@ -302,6 +568,19 @@ int cmd_init(int argc, char **argv)
     if (key < 0 || !subject)
         return cli_usage_error("init", usage_init,
                                "--key and --subject are required");
+    if (!share_dir)
+        return cli_usage_error("init", usage_init,
+                               "--share-dir DIR is required: the custodians' "
+                               "share files are written there");
+    if (m_cust > n_cust)
+        return cli_usage_error("init", usage_init,
+                               "--threshold %u is more than the %u "
+                               "custodians", m_cust, n_cust);
+    if (npass != 0 && npass != n_cust)
+        return cli_usage_error("init", usage_init,
+                               "%zu --passphrase-file for %u custodians: give "
+                               "one per custodian, in order, or none to be "
+                               "asked at the terminal", npass, n_cust);
     bool rsa = key >= SELLO_KEY_RSA2048;
     if (sig_hash >= 0 && !rsa)
         return cli_usage_error("init", usage_init,
@@ -314,7 +593,32 @@ int cmd_init(int argc, char **argv)
     if (why)
         return cli_usage_error("init", usage_init, "--subject: %s", why);
 
-    uint8_t buf[SELLO_PAYLOAD_MAX];
+    /* Everything that can be refused is refused before the custodians
+     * type a word: the directory, and share files already in it. */
+    struct stat dst;
+    if (stat(share_dir, &dst) != 0 || !S_ISDIR(dst.st_mode)) {
+        util_err("init: --share-dir %s is not a directory", share_dir);
+        return EXIT_FAIL;
+    }
+    static share_slots slots;
+    slots.n = n_cust;
+    for (size_t i = 0; i < n_cust; i++) {
+        slots.fd[i] = -1;
+        int w = snprintf(slots.path[i], sizeof slots.path[i],
+                         "%s/share-%zu.sello", share_dir, i + 1);
+        if (w < 0 || (size_t)w >= sizeof slots.path[i]) {
+            util_err("init: --share-dir path too long");
+            return EXIT_FAIL;
+        }
+        if (access(slots.path[i], F_OK) == 0) {
+            util_err("init: %s already exists; share files are never "
+                     "overwritten (move the old ones away first)",
+                     slots.path[i]);
+            return EXIT_FAIL;
+        }
+    }
+
+    static uint8_t buf[SELLO_PAYLOAD_MAX];
     sello_tlv_writer w = {buf, sizeof buf, 0, 0};
     sello_tlv_put_u8(&w, SELLO_INIT_KEY_TYPE, (uint8_t)key);
     sello_tlv_put(&w, SELLO_INIT_SUBJECT, name, name_len);
@@ -334,46 +638,124 @@ int cmd_init(int argc, char **argv)
         sello_tlv_put_u8(&w, SELLO_INIT_CHAIN, 0);
     if (has_inst)
         sello_tlv_put_u32(&w, SELLO_INIT_INSTANCE, instance);
-    if (w.overflow) {
-        util_err("init: parameters do not fit in one frame");
+    sello_tlv_put_u8(&w, SELLO_INIT_THRESHOLD, (uint8_t)m_cust);
+    if (engine >= 0)
+        sello_tlv_put_u8(&w, SELLO_INIT_ENGINE, (uint8_t)engine);
+    if (has_lock_n)
+        sello_tlv_put_u8(&w, SELLO_INIT_LOCKOUT_FAILURES, (uint8_t)lock_n);
+    if (has_lock_s)
+        sello_tlv_put_u32(&w, SELLO_INIT_LOCKOUT_S, lock_s);
+    if (has_usage)
+        sello_tlv_put_u32(&w, SELLO_INIT_KEY_USAGE_DAYS, usage_days);
+
+    /* Locked and guarded: the custodians' private keys are held until the
+     * module's share boxes have been opened with them. */
+    if (sodium_init() < 0) {
+        util_err("libsodium failed to initialise");
         return EXIT_FAIL;
     }
+    custodian_new *cust = sodium_malloc(n_cust * sizeof *cust);
+    share_file *files = calloc(n_cust, sizeof *files);
+    int rc = EXIT_FAIL;
+    if (!cust || !files) {
+        util_err("out of memory");
+        goto out;
+    }
+    if (!custodian_choose(n_cust, passfiles, npass, kdf, cust))
+        goto out;
+    for (size_t i = 0; i < n_cust; i++)
+        sello_tlv_put(&w, SELLO_INIT_CUSTODIAN, cust[i].key.pub, 32);
+    if (w.overflow) {
+        util_err("init: parameters do not fit in one frame");
+        goto out;
+    }
+    for (size_t i = 0; i < n_cust; i++) {
+        slots.fd[i] = share_file_create(slots.path[i]);
+        if (slots.fd[i] < 0) {
+            slots_abandon(&slots);
+            goto out;
+        }
+    }
 
-    spinner sp = {isatty(STDERR_FILENO) == 1, 0};
+    char what[64];
+    snprintf(what, sizeof what, "generating %s key in the module",
+             key_type_label((unsigned)key));
+    spinner sp = {what, isatty(STDERR_FILENO) == 1, false, {0, 0}};
+    clock_gettime(CLOCK_MONOTONIC, &sp.start);
     static admin_reply reply;
     bool ok = run_op(admin, "init", SELLO_OP_INIT, buf, w.len, &reply, spin,
                      &sp);
-    if (sp.tty && sp.ticks)
-        fprintf(stderr, "\rgenerating key... %s          \n",
-                ok ? "done" : "failed");
-    if (!ok)
-        return EXIT_FAIL;
+    spin_end(&sp, ok);
+    if (!ok) {
+        slots_abandon(&slots);
+        goto out;
+    }
+
+    /* From here the unit exists: every share that can be saved must be. */
+    init_reply ir;
+    why = parse_init_reply(&reply, n_cust, &ir);
+    if (why) {
+        util_err("init: the module's reply is unusable (%s); the unit may "
+                 "have been initialised without usable shares", why);
+        slots_abandon(&slots);
+        goto out;
+    }
+    uint8_t fp[32];
+    sello_hash(sello_hash_by_id(SELLO_HASH_SHA256), ir.spki, ir.spki_len, fp);
+    if (memcmp(fp, ir.unit_id, 32) != 0)
+        util_err("init: the module's unit id is not the SHA-256 of its "
+                 "public key");
+    bool shares_ok = check_shares(&ir, cust, n_cust, m_cust, files) &&
+                     memcmp(fp, ir.unit_id, 32) == 0;
+    bool written = true;
+    for (size_t i = 0; i < n_cust; i++) {
+        files[i].kdf_ops = kdf->ops;
+        files[i].kdf_mem = kdf->mem;
+        if (!share_file_write(slots.fd[i], slots.path[i], &files[i])) {
+            rescue_share(slots.path[i], &files[i]);
+            written = false;
+        }
+        slots.fd[i] = -1;
+    }
 
     /* SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier,
      *                                     subjectPublicKey BIT STRING } */
-    sello_der_cur in = sello_der_cur_init(reply.payload, reply.len), spki, bits;
+    sello_der_cur in = sello_der_cur_init(ir.spki, ir.spki_len), spki, bits;
     derx_alg alg;
     if (sello_der_read(&in, SELLO_DER_SEQUENCE, &spki, NULL) != SELLO_OK ||
         !sello_der_at_end(&in) || derx_read_alg(&spki, &alg) != SELLO_OK ||
         derx_read_octet_bits(&spki, &bits) != SELLO_OK || !sello_der_at_end(&spki)) {
-        util_err("init: the module's reply is not a DER SubjectPublicKeyInfo");
-        return EXIT_FAIL;
+        util_err("init: the module's public key is not a DER "
+                 "SubjectPublicKeyInfo");
+        goto out;
     }
-    uint8_t fp[32];
-    char fp_hex[65], alg_dotted[OIDX_DOTTED_MAX];
-    sello_hash(sello_hash_by_id(SELLO_HASH_SHA256), reply.payload, reply.len,
-               fp);
-    util_hex_encode(fp, sizeof fp, fp_hex);
+    char unit_hex[65], alg_dotted[OIDX_DOTTED_MAX];
+    util_hex_encode(ir.unit_id, 32, unit_hex);
     oidx_to_dotted(alg.oid.p, sello_der_remaining(&alg.oid), alg_dotted);
     printf("initialised: key %s, subject \"%s\"\n", key_type_name((unsigned)key),
            subject);
-    printf("public key algorithm %s, SPKI SHA-256 %s\n", alg_dotted, fp_hex);
-    if (out && !write_der_or_pem(out, reply.payload, reply.len, pem,
-                                 "PUBLIC KEY"))
-        return EXIT_FAIL;
-    printf("next: sello csr --out tsu.csr.der, have it certified, then "
-           "sello cert-load\n");
-    return EXIT_OK;
+    printf("public key algorithm %s, SPKI SHA-256 %s\n", alg_dotted, unit_hex);
+    printf("unit id %s\n", unit_hex);
+    printf("custody: %u of %u (any %u custodians activate, recalibrate or "
+           "destroy the unit)\n", m_cust, n_cust, m_cust);
+    for (size_t i = 0; i < n_cust; i++)
+        printf("share %zu of %u -> %s\n", i + 1, n_cust, slots.path[i]);
+    if (out && !write_der_or_pem(out, ir.spki, ir.spki_len, pem, "PUBLIC KEY"))
+        goto out;
+    if (!written || !shares_ok)
+        goto out;
+    printf("\nHand each share file to its custodian, and move it off this "
+           "machine:\nwhoever gathers %u share files can try their "
+           "passphrases offline.\n", m_cust);
+    printf("next: sello csr --out tsu.csr.der, have it certified, sello "
+           "cert-load,\nthen %u custodians: sello activate --share FILE\n",
+           m_cust);
+    rc = EXIT_OK;
+out:
+    if (cust)
+        sodium_free(cust); /* wipes the custodians' private keys */
+    free(files);
+    return rc;
 }
 
 /* ---- csr ------------------------------------------------------------------ */
@@ -626,6 +1008,7 @@ typedef struct {
     uint64_t num[32];         /* integer-valued fields */
     char policy[OIDX_DOTTED_MAX];
     char fw[256];
+    char unit_id[65];         /* hex */
     bool malformed;           /* some field had the wrong size or form */
     char unknown[1024];       /* "type=hex" of fields this tool lacks */
 } status_info;
@@ -661,18 +1044,38 @@ static bool decode_status(const admin_reply *r, status_info *st)
         case SELLO_ST_QUALIFIED:
         case SELLO_ST_CLOCK:
         case SELLO_ST_SIG_HASH:
+        case SELLO_ST_THRESHOLD:
+        case SELLO_ST_CUSTODIANS:
+        case SELLO_ST_ENGINE:
+        case SELLO_ST_UNLOCKED:
+        case SELLO_ST_FAILURES:
+        case SELLO_ST_SESSION:
+        case SELLO_ST_SESSION_ACCEPTED:
+        case SELLO_ST_TIME_DOUBT:
+        case SELLO_ST_SIMULATION:
             want = 1;
             break;
         case SELLO_ST_ACCURACY_MS:
         case SELLO_ST_HASHES:
         case SELLO_ST_INSTANCE:
+        case SELLO_ST_LOCKED_S:
+        case SELLO_ST_GENERATION:
             want = 4;
             break;
         case SELLO_ST_NEXT_SERIAL:
         case SELLO_ST_TOKENS:
         case SELLO_ST_UTC_MS:
+        case SELLO_ST_USAGE_NOT_AFTER:
             want = 8;
             break;
+        case SELLO_ST_UNIT_ID:
+            if (n != 32) {
+                st->malformed = true;
+                continue;
+            }
+            util_hex_encode(v, n, st->unit_id);
+            st->has[type] = true;
+            continue;
         case SELLO_ST_POLICY: {
             sello_der_cur c = sello_der_cur_init(v, n), oid;
             if (sello_der_read_oid(&c, &oid) != SELLO_OK || !sello_der_at_end(&c)) {
@@ -708,15 +1111,6 @@ static bool decode_status(const admin_reply *r, status_info *st)
     return got == 0;
 }
 
-static void utc_iso(uint64_t ms, char *out, size_t cap)
-{
-    derx_time t;
-    memset(&t, 0, sizeof t);
-    t.secs = (int64_t)(ms / 1000);
-    t.nanos = (uint32_t)(ms % 1000) * 1000000u;
-    derx_time_iso(&t, out, cap);
-}
-
 /* One "label        value" line of the text status. */
 static void row(const char *label, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -733,46 +1127,76 @@ static void row(const char *label, const char *fmt, ...)
 static void print_status_text(const status_info *st)
 {
     char buf[256];
-    if (st->has[SELLO_ST_STATE])
-        row("state", "%s\n", state_name((unsigned)st->num[SELLO_ST_STATE]));
-    row("key", "%s\n", st->has[SELLO_ST_KEY_TYPE]
-                           ? key_type_name((unsigned)st->num[SELLO_ST_KEY_TYPE])
+#define HAS(t) (st->has[SELLO_ST_##t])
+#define NUM(t) (st->num[SELLO_ST_##t])
+    if (HAS(STATE))
+        row("state", "%s\n", state_name((unsigned)NUM(STATE)));
+    if (HAS(SIMULATION) && NUM(SIMULATION))
+        row("simulation", "yes: a simulated board, not for production\n");
+    if (HAS(TIME_DOUBT) && NUM(TIME_DOUBT))
+        row("time-doubt", "WARNING: the module's records were rolled back, "
+                          "so the time already\n%-12s issued is unknown; no "
+                          "time-stamps until a recalibrate quorum\n", "");
+    if (HAS(UNIT_ID))
+        row("unit-id", "%s\n", st->unit_id);
+    if (HAS(THRESHOLD) && HAS(CUSTODIANS))
+        row("custody", "%llu of %llu\n", (unsigned long long)NUM(THRESHOLD),
+            (unsigned long long)NUM(CUSTODIANS));
+    if (HAS(GENERATION))
+        row("generation", "%llu\n", (unsigned long long)NUM(GENERATION));
+    row("key", "%s\n", HAS(KEY_TYPE)
+                           ? key_type_name((unsigned)NUM(KEY_TYPE))
                            : "(none)");
-    if (st->has[SELLO_ST_SIG_HASH])
-        row("sig-hash", "%s\n", hashx_name((int)st->num[SELLO_ST_SIG_HASH]));
-    if (st->has[SELLO_ST_POLICY])
+    if (HAS(ENGINE))
+        row("engine", "%s\n", engine_name((unsigned)NUM(ENGINE)));
+    if (HAS(UNLOCKED))
+        row("key-unlocked", "%s\n", NUM(UNLOCKED) ? "yes" : "no");
+    if (HAS(USAGE_NOT_AFTER)) {
+        util_utc_iso(NUM(USAGE_NOT_AFTER) * 1000u, buf, sizeof buf);
+        row("usable-until", "%s\n", buf);
+    }
+    if (HAS(FAILURES))
+        row("failures", "%llu\n", (unsigned long long)NUM(FAILURES));
+    if (HAS(LOCKED_S))
+        row("lockout", "%llu s left\n", (unsigned long long)NUM(LOCKED_S));
+    if (HAS(SESSION))
+        row("session", "%s, %llu share%s accepted\n",
+            purpose_name((unsigned)NUM(SESSION)),
+            (unsigned long long)NUM(SESSION_ACCEPTED),
+            NUM(SESSION_ACCEPTED) == 1 ? "" : "s");
+    if (HAS(SIG_HASH))
+        row("sig-hash", "%s\n", hashx_name((int)NUM(SIG_HASH)));
+    if (HAS(POLICY))
         row("policy", "%s\n", st->policy);
-    if (st->has[SELLO_ST_ACCURACY_MS])
-        row("accuracy", "%llu ms\n",
-            (unsigned long long)st->num[SELLO_ST_ACCURACY_MS]);
-    if (st->has[SELLO_ST_HASHES]) {
-        hash_mask_names((uint32_t)st->num[SELLO_ST_HASHES], buf, sizeof buf);
+    if (HAS(ACCURACY_MS))
+        row("accuracy", "%llu ms\n", (unsigned long long)NUM(ACCURACY_MS));
+    if (HAS(HASHES)) {
+        hash_mask_names((uint32_t)NUM(HASHES), buf, sizeof buf);
         row("hashes", "%s\n", buf);
     }
-    if (st->has[SELLO_ST_QUALIFIED])
-        row("qualified", "%s\n", st->num[SELLO_ST_QUALIFIED] ? "yes" : "no");
-    if (st->has[SELLO_ST_INSTANCE])
-        row("instance", "%llu\n",
-            (unsigned long long)st->num[SELLO_ST_INSTANCE]);
-    if (st->has[SELLO_ST_NEXT_SERIAL])
-        row("next-serial", "%llu\n",
-            (unsigned long long)st->num[SELLO_ST_NEXT_SERIAL]);
-    if (st->has[SELLO_ST_TOKENS])
-        row("tokens", "%llu\n", (unsigned long long)st->num[SELLO_ST_TOKENS]);
-    if (st->has[SELLO_ST_CLOCK])
+    if (HAS(QUALIFIED))
+        row("qualified", "%s\n", NUM(QUALIFIED) ? "yes" : "no");
+    if (HAS(INSTANCE))
+        row("instance", "%llu\n", (unsigned long long)NUM(INSTANCE));
+    if (HAS(NEXT_SERIAL))
+        row("next-serial", "%llu\n", (unsigned long long)NUM(NEXT_SERIAL));
+    if (HAS(TOKENS))
+        row("tokens", "%llu\n", (unsigned long long)NUM(TOKENS));
+    if (HAS(CLOCK))
         row("clock", "%s\n",
-            st->num[SELLO_ST_CLOCK] == SELLO_CLOCK_SET     ? "set"
-            : st->num[SELLO_ST_CLOCK] == SELLO_CLOCK_UNSET ? "unset"
-                                                           : "unknown");
-    if (st->has[SELLO_ST_UTC_MS]) {
-        utc_iso(st->num[SELLO_ST_UTC_MS], buf, sizeof buf);
-        row("utc", "%s (%llu ms)\n", buf,
-            (unsigned long long)st->num[SELLO_ST_UTC_MS]);
+            NUM(CLOCK) == SELLO_CLOCK_SET     ? "set"
+            : NUM(CLOCK) == SELLO_CLOCK_UNSET ? "unset"
+                                              : "unknown");
+    if (HAS(UTC_MS)) {
+        util_utc_iso(NUM(UTC_MS), buf, sizeof buf);
+        row("utc", "%s (%llu ms)\n", buf, (unsigned long long)NUM(UTC_MS));
     }
-    if (st->has[SELLO_ST_FW_VERSION])
+    if (HAS(FW_VERSION))
         row("firmware", "%s\n", st->fw);
     if (st->unknown[0])
         row("other", "%s\n", st->unknown);
+#undef HAS
+#undef NUM
 }
 
 static void print_status_json(const status_info *st)
@@ -823,12 +1247,47 @@ static void print_status_json(const status_info *st)
         const char *name;
     } nums[] = {{SELLO_ST_INSTANCE, "instance"},
                 {SELLO_ST_NEXT_SERIAL, "next_serial"},
-                {SELLO_ST_TOKENS, "tokens"}};
+                {SELLO_ST_TOKENS, "tokens"},
+                {SELLO_ST_THRESHOLD, "threshold"},
+                {SELLO_ST_CUSTODIANS, "custodians"},
+                {SELLO_ST_GENERATION, "generation"},
+                {SELLO_ST_FAILURES, "failures"},
+                {SELLO_ST_LOCKED_S, "lockout_s"},
+                {SELLO_ST_SESSION_ACCEPTED, "session_accepted"},
+                {SELLO_ST_USAGE_NOT_AFTER, "usage_not_after"}};
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
         if (st->has[nums[i].type]) {
             FIELD(nums[i].name);
             printf("%llu", (unsigned long long)st->num[nums[i].type]);
         }
+    static const struct {
+        int type;
+        const char *name;
+    } flags[] = {{SELLO_ST_UNLOCKED, "unlocked"},
+                 {SELLO_ST_TIME_DOUBT, "time_doubt"},
+                 {SELLO_ST_SIMULATION, "simulation"}};
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        if (st->has[flags[i].type]) {
+            FIELD(flags[i].name);
+            printf("%s", st->num[flags[i].type] ? "true" : "false");
+        }
+    if (st->has[SELLO_ST_USAGE_NOT_AFTER]) {
+        util_utc_iso(st->num[SELLO_ST_USAGE_NOT_AFTER] * 1000u, buf, sizeof buf);
+        FIELD("usage_not_after_utc");
+        json_string(stdout, buf);
+    }
+    if (st->has[SELLO_ST_UNIT_ID]) {
+        FIELD("unit_id");
+        json_string(stdout, st->unit_id);
+    }
+    if (st->has[SELLO_ST_ENGINE]) {
+        FIELD("engine");
+        json_string(stdout, engine_name((unsigned)st->num[SELLO_ST_ENGINE]));
+    }
+    if (st->has[SELLO_ST_SESSION]) {
+        FIELD("session");
+        json_string(stdout, purpose_name((unsigned)st->num[SELLO_ST_SESSION]));
+    }
     if (st->has[SELLO_ST_CLOCK]) {
         FIELD("clock");
         json_string(stdout, st->num[SELLO_ST_CLOCK] == SELLO_CLOCK_SET ? "set"
@@ -839,7 +1298,7 @@ static void print_status_json(const status_info *st)
     if (st->has[SELLO_ST_UTC_MS]) {
         FIELD("utc_ms");
         printf("%llu", (unsigned long long)st->num[SELLO_ST_UTC_MS]);
-        utc_iso(st->num[SELLO_ST_UTC_MS], buf, sizeof buf);
+        util_utc_iso(st->num[SELLO_ST_UTC_MS], buf, sizeof buf);
         FIELD("utc");
         json_string(stdout, buf);
     }
@@ -950,14 +1409,8 @@ int cmd_set_time(int argc, char **argv)
     if (optind != argc)
         return cli_usage_error("set-time", usage_set_time,
                                "unexpected argument");
-    if (!has_ms) {
-        struct timespec ts;
-        if (clock_gettime(CLOCK_REALTIME, &ts) != 0) {
-            util_err("set-time: cannot read CLOCK_REALTIME");
-            return EXIT_FAIL;
-        }
-        ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-    }
+    if (!has_ms && !util_now_utc_ms(&ms))
+        return EXIT_FAIL;
     uint8_t payload[8];
     sello_put_be64(payload, ms);
     static admin_reply reply;
@@ -965,7 +1418,7 @@ int cmd_set_time(int argc, char **argv)
                 &reply, NULL, NULL))
         return EXIT_FAIL;
     char iso[48];
-    utc_iso(ms, iso, sizeof iso);
+    util_utc_iso(ms, iso, sizeof iso);
     printf("module clock set to %s (%llu ms)\n", iso, (unsigned long long)ms);
     return EXIT_OK;
 }

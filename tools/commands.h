@@ -33,6 +33,17 @@ void usage_certs(FILE *f);
 void usage_status(FILE *f);
 void usage_set_time(FILE *f);
 
+/* Dual-control commands (cmd_custody.c): custodians' shares and the
+ * module's quorum sessions, over the admin socket. */
+int cmd_activate(int argc, char **argv);
+int cmd_destroy(int argc, char **argv);
+int cmd_recalibrate(int argc, char **argv);
+int cmd_deactivate(int argc, char **argv);
+void usage_activate(FILE *f);
+void usage_destroy(FILE *f);
+void usage_recalibrate(FILE *f);
+void usage_deactivate(FILE *f);
+
 /* Time-stamp commands (cmd_tsp.c): RFC 3161 over HTTP and verification. */
 int cmd_stamp(int argc, char **argv);
 int cmd_verify(int argc, char **argv);

@@ -8,13 +8,22 @@
 #include "commands.h"
 
 static const sello_command commands[] = {
-    {"init", cmd_init, usage_init, "generate the TSU key in the module"},
+    {"init", cmd_init, usage_init,
+     "key ceremony: TSU key in the module, shares to custodians"},
     {"csr", cmd_csr, usage_csr, "fetch the module's PKCS#10 request"},
     {"cert-load", cmd_cert_load, usage_cert_load,
      "load the TSU certificate (and its issuer)"},
     {"certs", cmd_certs, usage_certs, "fetch the loaded certificates"},
     {"status", cmd_status, usage_status, "show the module status"},
     {"set-time", cmd_set_time, usage_set_time, "set the module clock"},
+    {"activate", cmd_activate, usage_activate,
+     "unlock the key with a quorum of custodians' shares"},
+    {"deactivate", cmd_deactivate, usage_deactivate,
+     "lock the key (no shares needed)"},
+    {"recalibrate", cmd_recalibrate, usage_recalibrate,
+     "set the clock by any step, with a quorum"},
+    {"destroy", cmd_destroy, usage_destroy,
+     "zeroise the key and records, with a quorum"},
     {"stamp", cmd_stamp, usage_stamp,
      "time-stamp a file over HTTP and verify the reply"},
     {"verify", cmd_verify, usage_verify,
@@ -28,10 +37,10 @@ static void usage(FILE *f)
                "       sello help [COMMAND]   (or sello COMMAND --help)\n\n"
                "commands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\nAdmin commands (init, csr, cert-load, certs, status, "
-               "set-time) talk to the\nrelay's administrative socket: "
-               "--admin PATH, else $SELLO_ADMIN, else\nbuild/demo/admin.sock.\n");
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nAll commands but stamp and verify talk to the relay's "
+               "administrative socket:\n--admin PATH, else $SELLO_ADMIN, "
+               "else build/demo/admin.sock.\n");
 }
 
 static const sello_command *find(const char *name)

@@ -1,9 +1,7 @@
 /* TimeStampReq encoding; contracts in tsp_request.h. */
 #include "tsp_request.h"
 
-#include <errno.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "der.h"
 #include "util.h"
@@ -37,16 +35,5 @@ size_t tsq_encode(const tsq_request *q, uint8_t *out, size_t cap)
 
 bool tsq_random_nonce(uint8_t nonce[8])
 {
-    size_t got = 0;
-    while (got < 8) {
-        ssize_t r = getrandom(nonce + got, 8 - got, 0);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            util_err("getrandom: %s", strerror(errno));
-            return false;
-        }
-        got += (size_t)r;
-    }
-    return true;
+    return util_random(nonce, 8);
 }

@@ -7,7 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "derx.h"
 
 void util_err(const char *fmt, ...)
 {
@@ -184,4 +188,103 @@ bool util_parse_u64(const char *s, uint64_t *v)
     }
     *v = x;
     return true;
+}
+
+bool util_random(void *buf, size_t len)
+{
+    uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t r = getrandom(p, len, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            util_err("getrandom: %s", strerror(errno));
+            return false;
+        }
+        p += r;
+        len -= (size_t)r;
+    }
+    return true;
+}
+
+bool util_now_utc_ms(uint64_t *ms)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec < 0) {
+        util_err("cannot read CLOCK_REALTIME");
+        return false;
+    }
+    *ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return true;
+}
+
+/* Reads exactly `n` decimal digits at *s and advances past them. */
+static bool fixed_digits(const char **s, int n, int *v)
+{
+    int x = 0;
+    for (int i = 0; i < n; i++) {
+        char c = (*s)[i];
+        if (c < '0' || c > '9')
+            return false;
+        x = x * 10 + (c - '0');
+    }
+    *s += n;
+    *v = x;
+    return true;
+}
+
+bool util_parse_utc_iso(const char *s, uint64_t *ms)
+{
+    int year, mon, day, hour, min, sec, frac = 0;
+    if (!fixed_digits(&s, 4, &year) || *s++ != '-' ||
+        !fixed_digits(&s, 2, &mon) || *s++ != '-' ||
+        !fixed_digits(&s, 2, &day) || (*s != 'T' && *s != 't' && *s != ' '))
+        return false;
+    s++;
+    if (!fixed_digits(&s, 2, &hour) || *s++ != ':' ||
+        !fixed_digits(&s, 2, &min) || *s++ != ':' ||
+        !fixed_digits(&s, 2, &sec))
+        return false;
+    if (*s == '.') {
+        s++;
+        int nd = 0;
+        for (; *s >= '0' && *s <= '9'; s++, nd++)
+            if (nd < 3)
+                frac = frac * 10 + (*s - '0');
+        if (nd == 0 || nd > 9)
+            return false;
+        for (; nd < 3; nd++)
+            frac *= 10;
+    }
+    /* Only UTC: a local time or an offset would be one more way for an
+     * operator to set the TSA clock wrongly by hours. */
+    if ((*s != 'Z' && *s != 'z') || s[1] != '\0')
+        return false;
+    if (year < 1970 || mon < 1 || mon > 12 || day < 1 || day > 31 ||
+        hour > 23 || min > 59 || sec > 59)
+        return false;
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    tm.tm_year = year - 1900;
+    tm.tm_mon = mon - 1;
+    tm.tm_mday = day;
+    tm.tm_hour = hour;
+    tm.tm_min = min;
+    tm.tm_sec = sec;
+    time_t t = timegm(&tm);
+    /* timegm normalises 31 April to 1 May; a changed day means the date
+     * does not exist. */
+    if (t == (time_t)-1 || t < 0 || tm.tm_mday != day || tm.tm_mon != mon - 1)
+        return false;
+    *ms = (uint64_t)t * 1000u + (uint64_t)frac;
+    return true;
+}
+
+void util_utc_iso(uint64_t ms, char *out, size_t cap)
+{
+    derx_time t;
+    memset(&t, 0, sizeof t);
+    t.secs = (int64_t)(ms / 1000);
+    t.nanos = (uint32_t)(ms % 1000) * 1000000u;
+    derx_time_iso(&t, out, cap);
 }

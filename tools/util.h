@@ -51,4 +51,23 @@ bool util_uint_to_dec(const uint8_t *mag, size_t len, char *out, size_t cap);
 /* Parses a decimal unsigned 64-bit number; false on junk or overflow. */
 bool util_parse_u64(const char *s, uint64_t *v);
 
+/* Fills buf[0..len) from the system CSPRNG (getrandom); false after
+ * printing why. */
+bool util_random(void *buf, size_t len);
+
+/* This host's CLOCK_REALTIME in milliseconds since 1970; false after
+ * printing why. */
+bool util_now_utc_ms(uint64_t *ms);
+
+/*
+ * Parses UTC in ISO 8601 as "YYYY-MM-DDTHH:MM:SS[.fff]Z" (a space for the
+ * T, and up to 9 fraction digits, truncated to milliseconds) into
+ * milliseconds since 1970. False on anything else, including a date that
+ * does not exist or a year before 1970.
+ */
+bool util_parse_utc_iso(const char *s, uint64_t *ms);
+
+/* Formats milliseconds since 1970 as "2025-03-01T12:00:00.123Z". */
+void util_utc_iso(uint64_t ms, char *out, size_t cap);
+
 #endif
