@@ -1,12 +1,10 @@
 """End-to-end fixtures: a real sello-sim, a real sello-relayd, a throwaway
 CA made with the openssl CLI, all on 127.0.0.1 and stopped afterwards."""
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
@@ -83,26 +81,125 @@ class CA:
         return subprocess.run(["openssl", "x509", "-in", out_pem, "-outform",
                                "DER"], check=True, capture_output=True).stdout
 
+    def issue_custom(self, csr_der, out_pem, extensions=None,
+                     not_before=None, not_after=None):
+        """Issues with `openssl ca`, which (unlike `openssl x509 -req` in
+        OpenSSL 3.0) can date a certificate in the past: not_before and
+        not_after are datetimes (UTC), default now and now + 30 days.
+        `extensions` are openssl extension lines (default: the dev CA's
+        TSU profile)."""
+        import datetime
+        now = datetime.datetime.now(datetime.timezone.utc)
+        nb = not_before or now - datetime.timedelta(minutes=5)
+        na = not_after or now + datetime.timedelta(days=30)
+        if extensions is None:
+            extensions = ["extendedKeyUsage = critical, timeStamping",
+                          "keyUsage = critical, digitalSignature, nonRepudiation",
+                          "subjectKeyIdentifier = hash",
+                          "authorityKeyIdentifier = keyid:always"]
+        work = out_pem + ".ca"
+        os.makedirs(work, exist_ok=True)
+        open(os.path.join(work, "index.txt"), "w").close()
+        cfg, ext = os.path.join(work, "ca.cnf"), os.path.join(work, "ext.cnf")
+        with open(cfg, "w") as f:
+            f.write(f"""[ca]
+default_ca = dev
+[dev]
+database = {work}/index.txt
+new_certs_dir = {work}
+serial = {work}/serial
+certificate = {self.pem}
+private_key = {os.path.join(self.dir, "ca.key")}
+default_md = sha256
+policy = anything
+unique_subject = no
+copy_extensions = none
+[anything]
+countryName = optional
+organizationName = optional
+commonName = optional
+""")
+        with open(ext, "w") as f:
+            f.write("\n".join(extensions) + "\n")
+        csr_pem = subprocess.run(
+            ["openssl", "req", "-inform", "DER", "-outform", "PEM"],
+            input=csr_der, check=True, capture_output=True).stdout
+        csr = os.path.join(work, "req.pem")
+        with open(csr, "wb") as f:
+            f.write(csr_pem)
+        fmt = "%Y%m%d%H%M%SZ"
+        subprocess.run(
+            ["openssl", "ca", "-batch", "-notext", "-preserveDN", "-config",
+             cfg, "-in", csr, "-out", out_pem, "-extfile", ext,
+             "-startdate", nb.strftime(fmt), "-enddate", na.strftime(fmt),
+             "-create_serial"],
+            check=True, capture_output=True)
+        return subprocess.run(["openssl", "x509", "-in", out_pem, "-outform",
+                               "DER"], check=True, capture_output=True).stdout
+
 
 class Unit:
-    """A simulated module and, optionally, the relay in front of it."""
+    """A simulated module and, optionally, the relay in front of it.
 
-    def __init__(self, directory):
+    engine "module" keeps the TSU key in module storage; "token" puts it in
+    a SoftHSMv2 token (test/e2e/softhsm.py) made in the unit's directory,
+    which sello-sim is pointed at. After provision() the unit remembers its
+    ceremony: the custodians' X25519 private keys (`custodians`), the share
+    boxes the module returned (`share_boxes`), the shares the custodians
+    opened from them (`shares`, plaintext, so tests can replay or tamper
+    with them), `threshold`, `spki` and `unit_id`."""
+
+    def __init__(self, directory, engine="module"):
+        if engine not in abi.ENGINES:
+            raise ValueError(f"engine {engine!r}")
         self.dir = directory
+        self.engine = engine
         self.state = os.path.join(directory, "state")
         self.sim_sock = os.path.join(directory, "sim.sock")
         self.admin_sock = os.path.join(directory, "admin.sock")
         self.sim = None
         self.relay = None
         self.port = None
+        self.token = None
+        if engine == "token":
+            self.token = make_token(os.path.join(directory, "token"))
+        self.custodians = []
+        self.share_boxes = []
+        self.shares = []
+        self.threshold = None
+        self.spki = None
+        self.unit_id = None
 
     # -- processes -------------------------------------------------------
+    def sim_command(self):
+        cmd = [SIM, "--socket", self.sim_sock, "--state", self.state]
+        if self.token:
+            cmd += list(self.token.sim_args())
+        return cmd
+
     def start_sim(self):
+        env = dict(os.environ)
+        if self.token:
+            env.update(self.token.env)
         self.sim = subprocess.Popen(
-            [SIM, "--socket", self.sim_sock, "--state", self.state],
+            self.sim_command(), env=env,
             stderr=open(os.path.join(self.dir, "sim.log"), "ab"))
-        wait_for(lambda: os.path.exists(self.sim_sock), what="sello-sim")
+
+        def up():
+            if self.sim.poll() is not None:
+                raise RuntimeError(
+                    f"sello-sim exited with {self.sim.returncode}: "
+                    + self.sim_log()[-2000:])
+            return os.path.exists(self.sim_sock)
+        wait_for(up, what="sello-sim")
         return self
+
+    def sim_log(self):
+        try:
+            with open(os.path.join(self.dir, "sim.log"), errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
 
     def stop_sim(self, sig=signal.SIGTERM):
         if self.sim:
@@ -111,6 +208,19 @@ class Unit:
             self.sim = None
             if os.path.exists(self.sim_sock):
                 os.unlink(self.sim_sock)
+
+    def restart_sim(self, sig=signal.SIGTERM, activate=False,
+                    set_time=False):
+        """Stops and starts sello-sim on the same state (the module comes
+        back READY, its key locked); optionally reactivates it with the
+        first M shares and sets its clock."""
+        self.stop_sim(sig)
+        self.start_sim()
+        if activate:
+            self.activate()
+        if set_time:
+            self.set_time_now()
+        return self
 
     def start_relay(self, *extra):
         self.port = free_port()
@@ -143,23 +253,69 @@ class Unit:
     def module(self):
         return abi.Module(self.sim_sock)
 
-    def provision(self, ca, key="p256", params=(), chain=True):
-        """Key generated in the module, certificate issued by `ca`, loaded,
-        clock set: the unit is active."""
-        m = self.module()
+    def status(self):
+        with self.module() as m:
+            return m.status()
+
+    def init_params(self, key="p256", params=()):
+        """The INIT items other than the custodians and the threshold."""
+        items = [(abi.INIT_KEY_TYPE, bytes([abi.KEY_TYPES[key]])),
+                 (abi.INIT_SUBJECT, subject_der())]
+        if self.engine == "token":
+            items.append((abi.INIT_ENGINE, bytes([abi.ENGINE_TOKEN])))
+        return items + list(params)
+
+    def ceremony(self, key="p256", params=(), n=3, m=2, link=None):
+        """INIT through the raw ABI with n fresh custodian keys and
+        threshold m; each custodian opens its share box. Leaves the unit
+        INITIALISED with its key unlocked."""
+        self.custodians = [abi.new_x25519_key()[0] for _ in range(n)]
+        own = link is None
+        link = link or self.module()
         try:
-            items = [(abi.INIT_KEY_TYPE, bytes([abi.KEY_TYPES[key]])),
-                     (abi.INIT_SUBJECT, subject_der())] + list(params)
-            m.call(abi.OP_INIT, abi.tlv(items))
-            csr = m.call(abi.OP_GET_CSR)
-            self.cert_pem = os.path.join(self.dir, "tsa.pem")
-            self.cert_der = ca.issue(csr, self.cert_pem)
-            m.call(abi.OP_LOAD_CERT,
-                   self.cert_der + (ca.der if chain else b""))
-            m.set_time(int(time.time() * 1000))
+            self.spki, self.unit_id, self.share_boxes = link.init(
+                self.custodians, m, self.init_params(key, params))
         finally:
-            m.close()
+            if own:
+                link.close()
+        assert len(self.share_boxes) == n, len(self.share_boxes)
+        self.shares, unopened = [], []
+        for x, (p, b) in enumerate(zip(self.custodians, self.share_boxes), 1):
+            try:
+                self.shares.append(abi.open_share(p, b))
+            except ValueError:
+                unopened.append(x)
+        assert not unopened, (
+            f"INIT ({key}, N={n}): the share boxes of custodians {unopened} "
+            "do not open with their keys")
+        self.threshold = m
         return self
+
+    def provision(self, ca, key="p256", params=(), chain=True, n=3, m=2,
+                  activate=True, set_time=True, issue=None):
+        """The key ceremony (n custodians, threshold m), the certificate
+        issued by `ca` (or by issue(csr_der, out_pem) -> cert DER) and
+        loaded, then activated with the first m shares and the clock set:
+        the unit is active."""
+        self.ceremony(key, params, n, m)
+        with self.module() as link:
+            csr = link.call(abi.OP_GET_CSR)
+            self.cert_pem = os.path.join(self.dir, "tsa.pem")
+            self.cert_der = (issue or ca.issue)(csr, self.cert_pem)
+            link.call(abi.OP_LOAD_CERT,
+                      self.cert_der + (ca.der if chain else b""))
+            if activate:
+                reply = link.activate(self.shares[:m])
+                assert reply.get("done") == 1, reply
+            if set_time:
+                link.set_time(int(time.time() * 1000))
+        return self
+
+    def activate(self, shares=None):
+        """An ACTIVATE session with `shares` (default: the first M)."""
+        with self.module() as m:
+            return m.activate(self.shares[:self.threshold]
+                              if shares is None else shares)
 
     def set_time_now(self):
         m = self.module()
@@ -182,6 +338,23 @@ class Unit:
             return e.code, e.headers, e.read()
 
 
+def make_token(directory):
+    """A fresh SoftHSMv2 token for the token engine (softhsm.py)."""
+    import softhsm
+    if not softhsm.available():
+        pytest.skip("SoftHSMv2 is not installed (softhsm.available())")
+    os.makedirs(directory, exist_ok=True)
+    return softhsm.SoftHSMToken(directory)
+
+
+def token_available():
+    try:
+        import softhsm
+    except ImportError:
+        return True  # let make_token fail loudly: the helper is missing
+    return softhsm.available()
+
+
 @pytest.fixture(scope="session")
 def ca(tmp_path_factory):
     return CA(str(tmp_path_factory.mktemp("ca")))
@@ -191,10 +364,10 @@ def ca(tmp_path_factory):
 def unit_factory(tmp_path):
     units = []
 
-    def make(name="unit"):
+    def make(name="unit", engine="module"):
         d = tmp_path / name
         d.mkdir()
-        u = Unit(str(d))
+        u = Unit(str(d), engine)
         units.append(u)
         return u
     yield make
@@ -206,3 +379,12 @@ def unit_factory(tmp_path):
 def unit(unit_factory, ca):
     """An active P-256 unit behind a relay."""
     return unit_factory().start_sim().provision(ca).start_relay()
+
+
+@pytest.fixture(params=["module", "token"])
+def engine(request):
+    """Both key engines; the token one skips only where SoftHSMv2 is not
+    installed (it is in CI)."""
+    if request.param == "token" and not token_available():
+        pytest.skip("SoftHSMv2 is not installed")
+    return request.param

@@ -2,7 +2,14 @@
 
 Tests use it to play the host, including a compromised one: it can send
 any frame, well-formed or not, straight to the module's socket.
+
+It also carries a second, independent implementation of the dual-control
+boxes (abi.h, "Dual control"), written from the header's description with
+python3-cryptography rather than from firmware/box.c, so that the module's
+construction is checked against the specification and not against itself
+(test_box_interop.py runs both against each other).
 """
+import os
 import socket
 import struct
 
@@ -12,18 +19,33 @@ HEADER = struct.Struct(">BBBBII")
 PAYLOAD_MAX = 8192
 
 OP_STATUS, OP_STAMP, OP_GET_CERTS = 0x01, 0x02, 0x03
-OP_INIT, OP_GET_CSR, OP_LOAD_CERT = 0x10, 0x11, 0x12
+OP_INIT, OP_GET_CSR, OP_LOAD_CERT, OP_DEACTIVATE = 0x10, 0x11, 0x12, 0x13
 OP_SET_TIME = 0x20
+OP_SESSION_OPEN, OP_SESSION_SUBMIT = 0x30, 0x31
+KNOWN_OPS = frozenset({OP_STATUS, OP_STAMP, OP_GET_CERTS, OP_INIT,
+                       OP_GET_CSR, OP_LOAD_CERT, OP_DEACTIVATE, OP_SET_TIME,
+                       OP_SESSION_OPEN, OP_SESSION_SUBMIT})
 
 FLAG_MALFORMED_REQUEST = 0x01
+
+# sello_status (include/sello/status.h)
+OK, ERR_FRAME, ERR_VERSION, ERR_OPCODE, ERR_TOO_LARGE = 0, 1, 2, 3, 4
+ERR_STATE, ERR_PARAM, ERR_STORAGE, ERR_ENTROPY, ERR_CRYPTO = 5, 6, 7, 8, 9
+ERR_CERT, ERR_NOT_FOUND, ERR_SPACE, ERR_DER, ERR_SELFTEST = 10, 11, 12, 13, 14
+ERR_CLOCK, ERR_EXHAUSTED, ERR_SESSION, ERR_SHARE, ERR_LOCKED = 15, 16, 17, 18, 19
 
 STATUS_NAMES = {
     0: "OK", 1: "ERR_FRAME", 2: "ERR_VERSION", 3: "ERR_OPCODE",
     4: "ERR_TOO_LARGE", 5: "ERR_STATE", 6: "ERR_PARAM", 7: "ERR_STORAGE",
     8: "ERR_ENTROPY", 9: "ERR_CRYPTO", 10: "ERR_CERT", 11: "ERR_NOT_FOUND",
     12: "ERR_SPACE", 13: "ERR_DER", 14: "ERR_SELFTEST", 15: "ERR_CLOCK",
-    16: "ERR_EXHAUSTED",
+    16: "ERR_EXHAUSTED", 17: "ERR_SESSION", 18: "ERR_SHARE",
+    19: "ERR_LOCKED",
 }
+
+# Module states (SELLO_ST_STATE)
+STATE_UNINITIALISED, STATE_INITIALISED, STATE_READY = 0, 1, 2
+STATE_ACTIVE, STATE_ERROR = 3, 4
 
 KEY_TYPES = {"p256": 1, "p384": 2, "rsa2048": 3, "rsa3072": 4, "rsa4096": 5}
 HASH_IDS = {"sha1": 2, "sha224": 3, "sha256": 4, "sha384": 5, "sha512": 6}
@@ -31,10 +53,50 @@ HASH_IDS = {"sha1": 2, "sha224": 3, "sha256": 4, "sha384": 5, "sha512": 6}
 INIT_KEY_TYPE, INIT_SUBJECT, INIT_POLICY, INIT_ACCURACY_MS = 1, 2, 3, 4
 INIT_HASHES, INIT_SIG_HASH, INIT_QUALIFIED, INIT_TSA_NAME = 5, 6, 7, 8
 INIT_CHAIN, INIT_INSTANCE = 9, 10
+INIT_CUSTODIAN, INIT_THRESHOLD, INIT_ENGINE = 11, 12, 13
+INIT_LOCKOUT_FAILURES, INIT_LOCKOUT_S, INIT_KEY_USAGE_DAYS = 14, 15, 16
+
+ENGINE_MODULE, ENGINE_TOKEN = 1, 2
+ENGINES = {"module": ENGINE_MODULE, "token": ENGINE_TOKEN}
+
+INITR_SPKI, INITR_UNIT_ID, INITR_SHARE = 1, 2, 3
 
 ST = {1: "state", 2: "key_type", 3: "policy", 4: "accuracy_ms", 5: "hashes",
       6: "qualified", 7: "instance", 8: "next_serial", 9: "tokens",
-      10: "clock", 11: "utc_ms", 12: "fw_version", 13: "sig_hash"}
+      10: "clock", 11: "utc_ms", 12: "fw_version", 13: "sig_hash",
+      14: "threshold", 15: "custodians", 16: "unit_id", 17: "engine",
+      18: "unlocked", 19: "failures", 20: "locked_s", 21: "session",
+      22: "session_accepted", 23: "time_doubt", 24: "usage_not_after",
+      25: "simulation", 26: "generation"}
+ST_BYTES = ("policy", "fw_version", "unit_id")
+
+# Dual control: boxes and shares
+BOX_LABEL_SHARE = b"sello share for custodian v1"
+BOX_LABEL_SUBMIT = b"sello share submission v1"
+BOX_OVERHEAD = 32 + 16
+
+SHARE_VERSION, SHARE_UNIT_ID, SHARE_GENERATION = 0, 1, 33
+SHARE_M, SHARE_N, SHARE_X, SHARE_Y = 37, 38, 39, 40
+SHARE_MODULE_KEY, SHARE_MAC, SHARE_LEN = 72, 104, 136
+SHARE_FORMAT = 1
+SHARE_BOX_LEN = SHARE_LEN + BOX_OVERHEAD
+
+SESSION_ID_LEN = 16
+SUBMIT_LEN = SESSION_ID_LEN + SHARE_BOX_LEN
+
+PURPOSE_ACTIVATE, PURPOSE_DESTROY, PURPOSE_RECALIBRATE = 1, 2, 3
+SESSION_OPEN_NEW = 0x01
+
+SESS_ID, SESS_CHALLENGE, SESS_PUBKEY, SESS_EXPIRES_S = 1, 2, 3, 4
+SESS_PURPOSE, SESS_THRESHOLD, SESS_CUSTODIANS, SESS_UNIT_ID = 5, 6, 7, 8
+SESS_ACCEPTED, SESS_DONE = 9, 10
+SESS = {1: "id", 2: "challenge", 3: "pubkey", 4: "expires_s", 5: "purpose",
+        6: "threshold", 7: "custodians", 8: "unit_id", 9: "accepted",
+        10: "done"}
+SESS_BYTES = ("id", "challenge", "pubkey", "unit_id")
+SESSION_LIFETIME_S = 600
+
+CLOCK_UNSET, CLOCK_SET = 0, 1
 
 
 class ModuleError(Exception):
@@ -52,13 +114,191 @@ def tlv(items):
 
 
 def parse_tlv(data):
-    out, i = {}, 0
+    """{type: value}; the last of repeated types wins (see parse_tlv_list)."""
+    return dict(parse_tlv_list(data))
+
+
+def parse_tlv_list(data):
+    """[(type, value), ...] in order; ValueError when truncated."""
+    out, i = [], 0
     while i < len(data):
+        if len(data) - i < 3:
+            raise ValueError("truncated TLV header")
         t, n = struct.unpack_from(">BH", data, i)
-        out[t] = data[i + 3:i + 3 + n]
+        if len(data) - i - 3 < n:
+            raise ValueError("truncated TLV value")
+        out.append((t, data[i + 3:i + 3 + n]))
         i += 3 + n
     return out
 
+
+def _fields(data, names, as_bytes):
+    out = {}
+    for t, v in parse_tlv_list(data):
+        name = names.get(t, str(t))
+        out[name] = v if name in as_bytes else int.from_bytes(v, "big")
+    return out
+
+
+# ---- X25519 / boxes (independent of firmware/box.c) ----------------------
+
+def _x25519():
+    from cryptography.hazmat.primitives.asymmetric import x25519
+    return x25519
+
+
+def x25519_public(priv):
+    """The X25519 public key (32 octets) of a 32-octet private scalar."""
+    from cryptography.hazmat.primitives import serialization
+    k = _x25519().X25519PrivateKey.from_private_bytes(priv)
+    return k.public_key().public_bytes(serialization.Encoding.Raw,
+                                       serialization.PublicFormat.Raw)
+
+
+def x25519_shared(priv, pub):
+    """X25519(priv, pub); ValueError when the result is all zeros (a public
+    key of low order)."""
+    x = _x25519()
+    k = x.X25519PrivateKey.from_private_bytes(priv)
+    try:
+        out = k.exchange(x.X25519PublicKey.from_public_bytes(pub))
+    except ValueError as e:  # OpenSSL refuses the all-zero secret itself
+        raise ValueError("low-order X25519 key") from e
+    if out == bytes(32):
+        raise ValueError("low-order X25519 key")
+    return out
+
+
+def new_x25519_key():
+    """(private scalar, public key)."""
+    priv = os.urandom(32)
+    return priv, x25519_public(priv)
+
+
+def _box_key(shared, salt, label, eph_pub, recipients, context):
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+    info = label + eph_pub + b"".join(recipients) + context
+    # An empty salt is HMAC's empty key, which RFC 5869 and HMAC both make
+    # equal to HashLen zero octets: pass it as it is either way.
+    okm = HKDF(algorithm=hashes.SHA256(), length=44, salt=salt or None,
+               info=info).derive(b"".join(shared))
+    return okm[:32], okm[32:]
+
+
+def box_seal(recipients, plaintext, salt=b"", label=BOX_LABEL_SHARE,
+             context=b"", eph=None):
+    """E || AES-256-GCM(plaintext) || tag, for the recipients' public keys
+    (in order). `eph` is the ephemeral scalar (random unless given)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    if not 1 <= len(recipients) <= 2:
+        raise ValueError("one or two recipients")
+    eph = os.urandom(32) if eph is None else eph
+    eph_pub = x25519_public(eph)
+    shared = [x25519_shared(eph, r) for r in recipients]
+    key, nonce = _box_key(shared, salt, label, eph_pub, recipients, context)
+    return eph_pub + AESGCM(key).encrypt(nonce, plaintext, None)
+
+
+def box_open(privs, box, salt=b"", label=BOX_LABEL_SHARE, context=b""):
+    """Opens a box for the recipients' private scalars (same order as when
+    sealed). ValueError when it is not authentic for them."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    if len(box) < BOX_OVERHEAD:
+        raise ValueError("box too short")
+    eph_pub = box[:32]
+    shared = [x25519_shared(p, eph_pub) for p in privs]
+    recipients = [x25519_public(p) for p in privs]
+    key, nonce = _box_key(shared, salt, label, eph_pub, recipients, context)
+    try:
+        return AESGCM(key).decrypt(nonce, box[32:], None)
+    except InvalidTag as e:
+        raise ValueError("box does not open (wrong key or tampered)") from e
+
+
+def open_share(priv, box):
+    """A custodian opens its share box from the INIT reply: the share
+    plaintext (SELLO_SHARE_LEN octets)."""
+    share = box_open([priv], box, label=BOX_LABEL_SHARE)
+    if len(share) != SHARE_LEN:
+        raise ValueError(f"share of {len(share)} octets")
+    return share
+
+
+def parse_share(share):
+    """The fields of a share plaintext (abi.h, SELLO_SHARE_*)."""
+    if len(share) != SHARE_LEN:
+        raise ValueError(f"share of {len(share)} octets")
+    return {
+        "version": share[SHARE_VERSION],
+        "unit_id": share[SHARE_UNIT_ID:SHARE_GENERATION],
+        "generation": int.from_bytes(share[SHARE_GENERATION:SHARE_M], "big"),
+        "m": share[SHARE_M], "n": share[SHARE_N], "x": share[SHARE_X],
+        "y": share[SHARE_Y:SHARE_MODULE_KEY],
+        "module_key": share[SHARE_MODULE_KEY:SHARE_MAC],
+        "mac": share[SHARE_MAC:SHARE_LEN],
+    }
+
+
+def flip(data, offset, mask=0x01):
+    """`data` with one bit (or the bits of mask) flipped at offset."""
+    b = bytearray(data)
+    b[offset] ^= mask
+    return bytes(b)
+
+
+def seal_submission(session, share, purpose=None, session_id=None, eph=None):
+    """The SESSION_SUBMIT payload for `share` in `session` (a session_open
+    dict): the session id, then the share sealed to the session key and the
+    module's ceremony key (read from the share). `purpose` and `session_id`
+    default to the session's own; a test passes others to lie."""
+    purpose = session["purpose"] if purpose is None else purpose
+    sid = session["id"] if session_id is None else session_id
+    module_key = share[SHARE_MODULE_KEY:SHARE_MAC]
+    box = box_seal([session["pubkey"], module_key], share,
+                   salt=session["challenge"], label=BOX_LABEL_SUBMIT,
+                   context=bytes([purpose]) + sid, eph=eph)
+    return sid + box
+
+
+# ---- Shamir over GF(2^8) (0x11b), for checking what the module split ----
+
+def gf_mul(a, b):
+    r = 0
+    while b:
+        if b & 1:
+            r ^= a
+        a <<= 1
+        if a & 0x100:
+            a ^= 0x11b
+        b >>= 1
+    return r
+
+
+def gf_inv(a):
+    r = 1
+    for _ in range(254):
+        r = gf_mul(r, a)
+    return r
+
+
+def shamir_combine(points):
+    """Lagrange interpolation at 0 of [(x, y bytes), ...], octet-wise."""
+    out = bytearray(len(points[0][1]))
+    for i, (xi, yi) in enumerate(points):
+        num, den = 1, 1
+        for j, (xj, _) in enumerate(points):
+            if i != j:
+                num = gf_mul(num, xj)
+                den = gf_mul(den, xi ^ xj)
+        coef = gf_mul(num, gf_inv(den))
+        for k, v in enumerate(yi):
+            out[k] ^= gf_mul(coef, v)
+    return bytes(out)
+
+
+# ---- the link -------------------------------------------------------------
 
 class Module:
     """One link to the module; frames are sent and answered in order."""
@@ -71,6 +311,12 @@ class Module:
 
     def close(self):
         self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def send_raw(self, data):
         self.sock.sendall(data)
@@ -106,15 +352,7 @@ class Module:
         return body
 
     def status(self):
-        st = parse_tlv(self.call(OP_STATUS))
-        out = {}
-        for t, v in st.items():
-            name = ST.get(t, str(t))
-            if name in ("policy", "fw_version"):
-                out[name] = v
-            else:
-                out[name] = int.from_bytes(v, "big")
-        return out
+        return _fields(self.call(OP_STATUS), ST, ST_BYTES)
 
     def stamp(self, der):
         """Returns (flags, TimeStampResp DER)."""
@@ -125,3 +363,48 @@ class Module:
 
     def set_time(self, utc_ms):
         return self.call(OP_SET_TIME, struct.pack(">Q", utc_ms))
+
+    # -- dual control ----------------------------------------------------
+    def init(self, custodian_privs, m, params=()):
+        """The key ceremony: INIT with the custodians' public keys (derived
+        from custodian_privs, in order) and threshold m, plus `params`
+        ((type, value) items). Returns (spki, unit_id, share boxes)."""
+        items = list(params)
+        items += [(INIT_CUSTODIAN, x25519_public(p)) for p in custodian_privs]
+        items.append((INIT_THRESHOLD, bytes([m])))
+        return self.init_raw(tlv(items))
+
+    def init_raw(self, payload):
+        reply = parse_tlv_list(self.call(OP_INIT, payload))
+        spki = [v for t, v in reply if t == INITR_SPKI]
+        uid = [v for t, v in reply if t == INITR_UNIT_ID]
+        boxes = [v for t, v in reply if t == INITR_SHARE]
+        assert len(spki) == 1 and len(uid) == 1, reply
+        return spki[0], uid[0], boxes
+
+    def session_open(self, purpose, new=False):
+        payload = bytes([purpose]) + (bytes([SESSION_OPEN_NEW]) if new else b"")
+        return _fields(self.call(OP_SESSION_OPEN, payload), SESS, SESS_BYTES)
+
+    def submit_raw(self, payload):
+        """SESSION_SUBMIT of exactly `payload`: the reply's fields."""
+        return _fields(self.call(OP_SESSION_SUBMIT, payload), SESS,
+                       SESS_BYTES)
+
+    def submit(self, session, share, purpose=None):
+        return self.submit_raw(seal_submission(session, share, purpose))
+
+    def quorum(self, purpose, shares, new=True):
+        """Opens a session of `purpose` and submits `shares`; the last
+        reply."""
+        s = self.session_open(purpose, new=new)
+        reply = None
+        for sh in shares:
+            reply = self.submit(s, sh)
+        return reply
+
+    def activate(self, shares):
+        return self.quorum(PURPOSE_ACTIVATE, shares)
+
+    def deactivate(self):
+        return self.call(OP_DEACTIVATE)

@@ -16,12 +16,18 @@ def sello(unit, *args, check=True):
 
 
 def test_ceremony_through_admin_socket_then_stamp_and_verify(unit_factory, tmp_path):
+    """The key ceremony's INIT and the activation quorum go through the
+    admin socket as raw frames (the custodians' side of the CLI is
+    test_ceremony_cli.py's); csr, cert-load, set-time, status, stamp and
+    verify are the CLI's."""
+    import sello_abi as abi
     u = unit_factory().start_sim().start_relay()
     assert stat.S_IMODE(os.stat(u.admin_sock).st_mode) == 0o600
     assert "uninitialised" in sello(u, "status").stdout
 
-    sello(u, "init", "--key", "p384", "--subject",
-          "CN=CLI TSU,O=Sello,C=DE", "--tsa-name")
+    with abi.Module(u.admin_sock) as admin:
+        u.ceremony(key="p384", params=[(abi.INIT_TSA_NAME, b"\x01")],
+                   link=admin)
     csr = tmp_path / "tsu.csr"
     sello(u, "csr", "--out", str(csr))
     ca_dir = tmp_path / "ca"
@@ -30,6 +36,9 @@ def test_ceremony_through_admin_socket_then_stamp_and_verify(unit_factory, tmp_p
                    check=True, capture_output=True)
     ca_pem = str(ca_dir / "ca.pem")
     sello(u, "cert-load", str(tmp_path / "tsu.pem"), ca_pem)
+    assert "ready" in sello(u, "status").stdout
+    with abi.Module(u.admin_sock) as admin:
+        assert admin.activate(u.shares[:u.threshold])["done"] == 1
     sello(u, "set-time")
     out = sello(u, "status").stdout
     assert "active" in out and "p384" in out
@@ -64,11 +73,13 @@ def test_ceremony_through_admin_socket_then_stamp_and_verify(unit_factory, tmp_p
 
 
 def test_admin_errors_are_reported_clearly(unit):
-    r = sello(unit, "init", "--key", "p256", "--subject", "CN=again", check=False)
+    # the clock of an active unit is set: a second set-time is refused
+    r = sello(unit, "set-time", check=False)
     assert r.returncode == 1
-    assert "already initialised" in r.stderr
+    assert "sello: set-time: operation not allowed in the current state" \
+        in r.stderr, r.stderr
     log = open(os.path.join(unit.dir, "relay.log")).read()
-    assert "op=INIT" in log and "SELLO_ERR_STATE" in log and "uid=" in log
+    assert "op=SET_TIME" in log and "SELLO_ERR_STATE" in log and "uid=" in log
 
 
 def test_stamp_is_not_possible_on_the_admin_port_only(unit, tmp_path):

@@ -8,8 +8,7 @@ import pytest
 import sello_abi as abi
 import tsp_util
 
-KNOWN_OPS = {abi.OP_STATUS, abi.OP_STAMP, abi.OP_GET_CERTS, abi.OP_INIT,
-             abi.OP_GET_CSR, abi.OP_LOAD_CERT, abi.OP_SET_TIME}
+KNOWN_OPS = abi.KNOWN_OPS
 
 
 def test_no_opcode_signs_caller_data(unit):
@@ -32,16 +31,14 @@ def test_stamp_before_activation_is_rejected(unit_factory, ca):
     _, body = m.stamp(req)
     st, fails, text = tsp_util.status_of(body)
     assert st == "rejection" and fails == {"system_failure"}
-    m.call(abi.OP_INIT, abi.tlv([(abi.INIT_SUBJECT,
-                                  __import__("conftest").subject_der())]))
+    u.ceremony(link=m)  # initialised, key unlocked, but no certificate
     _, body = m.stamp(req)
     assert tsp_util.status_of(body)[1] == {"system_failure"}
 
 
 def test_no_time_means_time_not_available(unit_factory, ca):
     u = unit_factory().start_sim().provision(ca)
-    u.stop_sim()
-    u.start_sim()  # restarted: the clock is unset
+    u.restart_sim(activate=True)  # restarted and reactivated: clock unset
     m = u.module()
     _, body = m.stamp(tsp_util.request(b"x")[0])
     assert tsp_util.status_of(body)[1] == {"time_not_available"}
@@ -56,10 +53,14 @@ def test_clock_cannot_be_reset_by_the_host(unit):
 
 def test_second_init_is_refused(unit):
     m = unit.module()
+    before = m.status()
     with pytest.raises(abi.ModuleError) as e:
-        m.call(abi.OP_INIT, abi.tlv([(abi.INIT_SUBJECT,
-                                      __import__("conftest").subject_der())]))
+        m.init([abi.new_x25519_key()[0] for _ in range(3)], 2,
+               unit.init_params())
     assert e.value.status == 5
+    after = m.status()
+    assert after["unit_id"] == before["unit_id"] == unit.unit_id
+    assert after["state"] == 3
 
 
 @pytest.mark.parametrize("frame", [
@@ -78,10 +79,8 @@ def test_malformed_frames_get_error_and_close(unit, frame):
 
 def test_certificate_for_another_key_is_refused(unit_factory, ca):
     a = unit_factory("a").start_sim().provision(ca)
-    b = unit_factory("b").start_sim()
+    b = unit_factory("b").start_sim().ceremony()
     m = b.module()
-    m.call(abi.OP_INIT, abi.tlv([(abi.INIT_SUBJECT,
-                                  __import__("conftest").subject_der())]))
     with pytest.raises(abi.ModuleError) as e:
         m.call(abi.OP_LOAD_CERT, a.cert_der)
     assert e.value.status == 10 and "public key" in e.value.reason
@@ -90,10 +89,8 @@ def test_certificate_for_another_key_is_refused(unit_factory, ca):
 
 def test_certificate_without_critical_timestamping_eku_is_refused(
         unit_factory, ca, tmp_path):
-    u = unit_factory().start_sim()
+    u = unit_factory().start_sim().ceremony()
     m = u.module()
-    m.call(abi.OP_INIT, abi.tlv([(abi.INIT_SUBJECT,
-                                  __import__("conftest").subject_der())]))
     csr = m.call(abi.OP_GET_CSR)
     for ext in ("extendedKeyUsage=timeStamping",
                 "extendedKeyUsage=critical,timeStamping,codeSigning"):

@@ -31,9 +31,8 @@ def test_serials_unique_across_restarts_and_kills(unit_factory, ca):
     seen = []
     for round_ in range(12):
         seen += stamp_serials(u, 25)
-        u.stop_sim(signal.SIGKILL if round_ % 2 else signal.SIGTERM)
-        u.start_sim()
-        u.set_time_now()
+        u.restart_sim(signal.SIGKILL if round_ % 2 else signal.SIGTERM,
+                      activate=True, set_time=True)
     seen += stamp_serials(u, 5)
     assert len(seen) == len(set(seen)), "a serial was issued twice"
     assert seen == sorted(seen), "serials went backwards"
