@@ -158,7 +158,7 @@ def session_seeds(subj, tsq, certs):
         ("expiry", script(open_(1), genuine(0), advance(601), genuine(1),
                           status)),
         ("destroy", script(open_(2, 1), genuine(0), genuine(2), status,
-                           open_(1), status)),
+                           open_(1), op(0x10, init_params(subj)), status)),
         ("recalibrate", script(open_(3), genuine(1), genuine(2),
                                op(0x20, struct.pack(">Q", 1767225600000)),
                                status)),

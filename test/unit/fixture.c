@@ -147,22 +147,8 @@ fx_resp fx_session_open(sello_module_storage *m, uint8_t purpose,
 {
     uint8_t in[2] = { purpose, flags };
     fx_resp r = fx_call(m, SELLO_OP_SESSION_OPEN, in, flags ? 2 : 1);
-    if (r.header_ok && r.status == SELLO_OK) {
-        sello_tlv_reader t = { r.payload, r.payload + r.len };
-        uint8_t type;
-        const uint8_t *v;
-        size_t n;
-        while (sello_tlv_next(&t, &type, &v, &n) == 1) {
-            if (type == SELLO_SESS_ID && n == sizeof fx_session.id)
-                memcpy(fx_session.id, v, n);
-            else if (type == SELLO_SESS_CHALLENGE && n == 32)
-                memcpy(fx_session.challenge, v, n);
-            else if (type == SELLO_SESS_PUBKEY && n == 32)
-                memcpy(fx_session.pub, v, n);
-            else if (type == SELLO_SESS_PURPOSE && n == 1)
-                fx_session.purpose = v[0];
-        }
-    }
+    if (r.header_ok && r.status == SELLO_OK)
+        fx_session_note(r.payload, r.len);
     return r;
 }
 
