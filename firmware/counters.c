@@ -11,9 +11,11 @@
 #include "runtime.h"
 
 /* Record: version (1), epoch (8), lease_ms (8), generation (4),
- * failures (1), flags (1), HMAC-SHA256 of the preceding 23 octets (32). */
-#define COUNTERS_RECORD_VERSION 3u
-#define COUNTERS_BODY_LEN 23u
+ * failures (1), flags (1), audit checkpoint seq (8), its previous hash
+ * (32), its time (8), its signature length (1) and signature (72), the
+ * audit seq end (8), HMAC-SHA256 of the preceding 152 octets (32). */
+#define COUNTERS_RECORD_VERSION 5u
+#define COUNTERS_BODY_LEN 152u
 #define COUNTERS_RECORD_LEN (COUNTERS_BODY_LEN + 32u)
 #define FLAG_LOCKED 0x01u
 #define FLAG_TIME_DOUBT 0x02u
@@ -33,6 +35,12 @@ static sello_status write_record(sello_counters *c, uint64_t lease)
     rec[21] = c->failures;
     rec[22] = (uint8_t)((c->locked ? FLAG_LOCKED : 0) |
                         (c->time_doubt ? FLAG_TIME_DOUBT : 0));
+    sello_put_be64(rec + 23, c->audit_seq);
+    sello_memcpy(rec + 31, c->audit_prev, 32);
+    sello_put_be64(rec + 63, c->audit_utc_ms);
+    rec[71] = c->audit_sig_len;
+    sello_memcpy(rec + 72, c->audit_sig, 72);
+    sello_put_be64(rec + 144, c->audit_seq_end);
     sello_hmac_sha256(c->mac_key, rec, COUNTERS_BODY_LEN, rec + COUNTERS_BODY_LEN);
     SELLO_TRY(sello_board_nv_write(SELLO_NV_COUNTERS, rec, sizeof rec));
     uint64_t board;
@@ -75,13 +83,27 @@ sello_status sello_counters_load(sello_counters *c, bool *rolled_back)
     c->failures = rec[21];
     c->locked = (rec[22] & FLAG_LOCKED) != 0;
     c->time_doubt = (rec[22] & FLAG_TIME_DOUBT) != 0;
+    c->audit_seq = sello_get_be64(rec + 23);
+    sello_memcpy(c->audit_prev, rec + 31, 32);
+    c->audit_utc_ms = sello_get_be64(rec + 63);
+    c->audit_sig_len = rec[71];
+    sello_memcpy(c->audit_sig, rec + 72, 72);
+    c->audit_seq_end = sello_get_be64(rec + 144);
+    if (c->audit_sig_len > sizeof c->audit_sig)
+        return SELLO_ERR_STORAGE;
     if (epoch < board) {
         *rolled_back = true;
         c->time_doubt = true;
+        c->rollback_steps = board - epoch;
     } else {
         c->epoch = epoch;
     }
     return SELLO_OK;
+}
+
+bool sello_counters_write_due(const sello_counters *c, uint64_t gen_ms)
+{
+    return c->next == c->reserved_end || gen_ms > c->lease_ms;
 }
 
 sello_status sello_counters_take_serial(sello_counters *c, uint64_t gen_ms,
@@ -89,7 +111,7 @@ sello_status sello_counters_take_serial(sello_counters *c, uint64_t gen_ms,
 {
     if (gen_ms < c->restart_floor_ms)
         return SELLO_ERR_CLOCK;
-    if (c->next == c->reserved_end || gen_ms > c->lease_ms)
+    if (sello_counters_write_due(c, gen_ms))
         SELLO_TRY(write_record(c, gen_ms + SELLO_TIME_LEASE_MS));
     *counter = c->next++;
     return SELLO_OK;

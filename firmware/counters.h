@@ -1,6 +1,7 @@
 /*
  * The unit's counters: serial numbers, the time floor, the key ceremony
- * generation and the activation failure count, in one authenticated record
+ * generation, the activation failure count and the audit chain's saved
+ * position, in one authenticated record
  * (SELLO_NV_COUNTERS) that is bound to the board's monotonic counter.
  *
  * Serial numbers are strictly increasing for the life of the unit and never
@@ -59,6 +60,19 @@ typedef struct {
     uint8_t failures;          /* failed share submissions */
     bool locked;               /* locked out at the last write */
     bool time_doubt;           /* records were rolled back */
+    /* The audit chain's saved position (audit.h): the last checkpoint
+     * record, in full so that it can be rebuilt even if the host never
+     * received it, and the first sequence number not reserved (0: never
+     * saved). */
+    uint64_t audit_seq;
+    uint8_t audit_prev[32];
+    uint64_t audit_utc_ms;
+    uint8_t audit_sig[72];
+    uint8_t audit_sig_len;
+    uint64_t audit_seq_end;
+    /* Set by sello_counters_load when the record was rolled back: how
+     * many board counter steps it is behind. */
+    uint64_t rollback_steps;
 } sello_counters;
 
 /*
@@ -71,6 +85,10 @@ typedef struct {
  */
 SELLO_MUST_CHECK sello_status sello_counters_load(sello_counters *c,
                                                   bool *rolled_back);
+
+/* Whether sello_counters_take_serial for genTime gen_ms would write the
+ * record (a new reservation). */
+bool sello_counters_write_due(const sello_counters *c, uint64_t gen_ms);
 
 /* Writes the record with the current fields, taking a new epoch (and so
  * abandoning the rest of the current serial block). */

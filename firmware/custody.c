@@ -58,9 +58,15 @@ const char *sello_share_check(const sello_custody *u,
 }
 
 void sello_session_open(sello_session *s, uint8_t purpose,
-                        const br_prng_class **rng, uint64_t expires)
+                        const uint8_t *proposal, const br_prng_class **rng,
+                        uint64_t now, uint64_t expires)
 {
     sello_session_close(s);
+    if (proposal) {
+        sello_memcpy(s->proposal, proposal, SELLO_PROPOSAL_LEN);
+        s->has_proposal = true;
+    }
+    s->opened = now;
     (*rng)->generate(rng, s->id, sizeof s->id);
     (*rng)->generate(rng, s->challenge, sizeof s->challenge);
     (*rng)->generate(rng, s->priv, sizeof s->priv);
@@ -91,13 +97,20 @@ sello_status sello_session_submit(sello_session *s, const sello_custody *u,
     uint8_t keys[2][32];
     sello_memcpy(keys[0], s->priv, 32);
     sello_memcpy(keys[1], k->ceremony_priv, 32);
-    uint8_t context[1 + SELLO_SESSION_ID_LEN];
+    /* The custodians approve the purpose and the proposal, in this
+     * session only. */
+    uint8_t context[1 + SELLO_SESSION_ID_LEN + SELLO_PROPOSAL_LEN];
+    size_t context_len = 1 + SELLO_SESSION_ID_LEN;
     context[0] = s->purpose;
     sello_memcpy(context + 1, s->id, SELLO_SESSION_ID_LEN);
+    if (s->has_proposal) {
+        sello_memcpy(context + context_len, s->proposal, SELLO_PROPOSAL_LEN);
+        context_len += SELLO_PROPOSAL_LEN;
+    }
     uint8_t share[SELLO_SHARE_LEN];
     sello_status st = sello_box_open(
         (const uint8_t(*)[32])keys, 2, s->challenge, sizeof s->challenge,
-        SELLO_BOX_LABEL_SUBMIT, context, sizeof context,
+        SELLO_BOX_LABEL_SUBMIT, context, context_len,
         payload + SELLO_SESSION_ID_LEN, len - SELLO_SESSION_ID_LEN, share);
     sello_wipe(keys, sizeof keys);
     if (st != SELLO_OK) {

@@ -62,14 +62,19 @@ typedef struct {
     uint8_t challenge[32];
     uint8_t priv[32];
     uint8_t pub[32];
-    uint64_t expires;  /* board ticks */
+    uint64_t opened;   /* board ticks */
+    uint64_t expires;
+    bool has_proposal;
+    uint8_t proposal[SELLO_PROPOSAL_LEN];
     unsigned count;
     sello_shamir_share shares[SELLO_SHAMIR_MAX_N];
 } sello_session;
 
-/* Opens a fresh session of `purpose`, expiring at tick `expires`. */
+/* Opens a fresh session of `purpose` with `proposal` (SELLO_PROPOSAL_LEN
+ * octets, or NULL) at tick `now`, expiring at tick `expires`. */
 void sello_session_open(sello_session *s, uint8_t purpose,
-                        const br_prng_class **rng, uint64_t expires);
+                        const uint8_t *proposal, const br_prng_class **rng,
+                        uint64_t now, uint64_t expires);
 
 /* Closes the session and wipes its keys and shares. */
 void sello_session_close(sello_session *s);

@@ -17,6 +17,7 @@
 #define SELLO_DK_UNIT_WRAP "sello unit key wrap v2"
 #define SELLO_DK_SHARE_MAC "sello share mac v1"
 #define SELLO_DK_CEREMONY_X25519 "sello ceremony x25519 v1"
+#define SELLO_DK_AUDIT_KEY "sello audit key v1"
 
 /*
  * out = HKDF-SHA256(salt, device secret || extra, label): 32 octets.

@@ -6,6 +6,7 @@
 #include <sello/board.h>
 #include <sello/module.h>
 
+#include "audit.h"
 #include "box.h"
 #include "clock.h"
 #include "counters.h"
@@ -50,10 +51,9 @@ typedef struct {
     sello_clock clock;
     sello_counters counters;
     sello_session session;
+    sello_audit audit;
+    uint8_t clock_noted;        /* SELLO_CLOCK_WHY_* last recorded, +1 */
     uint64_t locked_until;      /* ticks; meaningful while counters.locked */
-    uint64_t recalibrate_until; /* ticks; a RECALIBRATE quorum's SET_TIME
-                                   is allowed before this */
-    bool recalibrate_allowed;
     uint64_t tokens;
     union {
         uint8_t token[SELLO_TOKEN_SCRATCH_SIZE];
@@ -118,6 +118,94 @@ static uint8_t state_of(const module_ctx *c)
 static uint64_t ticks_after_s(uint64_t now, uint32_t seconds)
 {
     return now + (uint64_t)seconds * sello_board_tick_hz();
+}
+
+/* ---- audit -------------------------------------------------------------- */
+
+/* Module time for a record: 0 while uncalibrated. */
+static uint64_t audit_time(module_ctx *c)
+{
+    if (!c->clock.calibrated)
+        return 0;
+    int64_t us = sello_clock_utc_us(&c->clock, sello_board_ticks());
+    return us > 0 ? (uint64_t)us / 1000u : 0;
+}
+
+/* The counters record's copy of a checkpoint, and back. */
+static void saved_to_counters(sello_counters *k, const sello_audit_saved *s)
+{
+    k->audit_seq = s->seq;
+    sello_memcpy(k->audit_prev, s->prev, 32);
+    k->audit_utc_ms = s->utc_ms;
+    sello_memcpy(k->audit_sig, s->sig, sizeof k->audit_sig);
+    k->audit_sig_len = s->sig_len;
+    k->audit_seq_end = s->seq_end;
+}
+
+static void counters_to_saved(const sello_counters *k, sello_audit_saved *s)
+{
+    s->seq = k->audit_seq;
+    sello_memcpy(s->prev, k->audit_prev, 32);
+    s->utc_ms = k->audit_utc_ms;
+    sello_memcpy(s->sig, k->audit_sig, sizeof s->sig);
+    s->sig_len = k->audit_sig_len;
+    s->seq_end = k->audit_seq_end;
+}
+
+/* Signs a checkpoint of the chain and hands it to the counters record,
+ * whose next write saves it (*out: to commit once that succeeded). */
+static sello_status audit_checkpoint(module_ctx *c, sello_audit_saved *out)
+{
+    SELLO_TRY(sello_audit_checkpoint(&c->audit, audit_time(c), out));
+    saved_to_counters(&c->counters, out);
+    return SELLO_OK;
+}
+
+/* Writes the counters record, with a fresh checkpoint of the chain. */
+static sello_status save_counters(module_ctx *c)
+{
+    sello_audit_saved saved;
+    SELLO_TRY(audit_checkpoint(c, &saved));
+    SELLO_TRY(sello_counters_persist(&c->counters));
+    sello_audit_commit(&c->audit, &saved);
+    return SELLO_OK;
+}
+
+/* Records an event (body in two parts), saving a checkpoint first when
+ * the reserved sequence numbers run out. */
+static sello_status record2(module_ctx *c, uint8_t type, const void *b1,
+                            size_t l1, const void *b2, size_t l2)
+{
+    /* A module in the error state adds nothing it could not save. */
+    if (c->failed)
+        return SELLO_ERR_STATE;
+    if (sello_audit_needs_save(&c->audit))
+        SELLO_TRY(save_counters(c));
+    return sello_audit_add2(&c->audit, type, audit_time(c), b1, l1, b2, l2);
+}
+
+static sello_status record(module_ctx *c, uint8_t type, const void *body,
+                           size_t len)
+{
+    return record2(c, type, body, len, NULL, 0);
+}
+
+/* Records the clock's state when it changed since last recorded; state
+ * changes also happen by themselves (drift), so every path that looks at
+ * the clock calls this. */
+static sello_status note_clock(module_ctx *c, sello_clock_why why)
+{
+    if (c->clock_noted == why + 1u || c->failed)
+        return SELLO_OK;
+    uint8_t body[2] = { why == SELLO_CLOCK_WHY_NONE
+                            ? SELLO_CLOCK_SYNCHRONISED
+                        : why == SELLO_CLOCK_WHY_UNCALIBRATED
+                            ? SELLO_CLOCK_UNCALIBRATED
+                            : SELLO_CLOCK_UNSYNCHRONISED,
+                        why };
+    SELLO_TRY(record(c, SELLO_AUDIT_CLOCK, body, sizeof body));
+    c->clock_noted = (uint8_t)(why + 1u);
+    return SELLO_OK;
 }
 
 /*
@@ -222,9 +310,18 @@ static sello_status erase_unit(module_ctx *c)
     return SELLO_OK;
 }
 
+/* The clock model with the unit's configuration (defaults before INIT). */
+static void clock_init(module_ctx *c)
+{
+    sello_clock_init(&c->clock, sello_board_tick_hz(),
+                     sello_board_tick_drift_ppm(),
+                     c->cfg.accuracy_ms ? c->cfg.accuracy_ms : 1000u,
+                     c->cfg.slew_ppm ? c->cfg.slew_ppm : 100u,
+                     c->cfg.max_obs_age_s);
+}
+
 static sello_status start(module_ctx *c)
 {
-    sello_clock_init(&c->clock, sello_board_tick_hz());
     c->simulation = sello_board_is_simulation();
     if (!hash_self_test())
         return SELLO_ERR_SELFTEST;
@@ -265,12 +362,26 @@ static sello_status start(module_ctx *c)
     } else if (st != SELLO_ERR_NOT_FOUND) {
         return st;
     }
-    if (rolled_back)
-        SELLO_TRY(sello_counters_persist(&c->counters));
+    /* The chain goes on from the saved checkpoint; the restart record says
+     * whether the records were found rolled back, and carries the audit
+     * key so the log describes itself. */
+    SELLO_TRY(sello_audit_init(&c->audit));
+    /* After a restore, skip every number the lost records could have
+     * used: at most a reservation per board counter step. */
+    sello_audit_saved saved;
+    counters_to_saved(&c->counters, &saved);
+    uint64_t skip = c->counters.rollback_steps * (SELLO_AUDIT_SEQ_BLOCK + 2);
+    SELLO_TRY(sello_audit_resume(&c->audit,
+                                 c->counters.audit_seq_end ? &saved : NULL,
+                                 skip, rolled_back ? 1 : 0));
+    /* A fresh block of sequence numbers (and the doubt of a rollback, the
+     * lockout it brings, and the generation, saved at once). */
+    SELLO_TRY(save_counters(c));
     if (c->counters.locked)
         c->locked_until = ticks_after_s(sello_board_ticks(),
                                         c->cfg.lockout_s ? c->cfg.lockout_s
                                                          : 900u);
+    clock_init(c);
     if (!c->initialised)
         return SELLO_OK;
 
@@ -307,13 +418,55 @@ static sello_status lockout_left(module_ctx *c, uint32_t *left)
     if (now >= c->locked_until) {
         c->counters.locked = false;
         c->counters.failures = 0;
-        return sello_counters_persist(&c->counters);
+        return save_counters(c);
     }
     uint64_t hz = sello_board_tick_hz();
     *left = (uint32_t)((c->locked_until - now + hz - 1) / hz);
     if (*left == 0)
         *left = 1;
     return SELLO_OK;
+}
+
+static uint8_t clock_state(sello_clock_why why)
+{
+    return why == SELLO_CLOCK_WHY_NONE           ? SELLO_CLOCK_SYNCHRONISED
+           : why == SELLO_CLOCK_WHY_UNCALIBRATED ? SELLO_CLOCK_UNCALIBRATED
+                                                 : SELLO_CLOCK_UNSYNCHRONISED;
+}
+
+static void put_clock_status(module_ctx *c, sello_tlv_writer *w)
+{
+    uint64_t ticks = sello_board_ticks(), hz = sello_board_tick_hz();
+    sello_clock *k = &c->clock;
+    sello_clock_why why = sello_clock_why_not(k, ticks);
+    /* (STATUS still answers when the buffer is full) */
+    sello_status noted = note_clock(c, why);
+    (void)noted;
+    sello_tlv_put_u8(w, SELLO_ST_CLOCK, clock_state(why));
+    sello_tlv_put_u8(w, SELLO_ST_CLOCK_WHY, (uint8_t)why);
+    sello_tlv_put_u32(w, SELLO_ST_SLEW_PPM, k->slew_ppm);
+    sello_tlv_put_u32(w, SELLO_ST_DRIFT_PPM, k->drift_ppm);
+    if (!k->calibrated)
+        return;
+    int64_t utc = sello_clock_utc_us(k, ticks);
+    if (utc >= 0)
+        sello_tlv_put_u64(w, SELLO_ST_UTC_MS, (uint64_t)utc / 1000u);
+    sello_tlv_put_u64(w, SELLO_ST_CLOCK_ERROR_US,
+                      sello_clock_error_us(k, ticks));
+    sello_tlv_put_u32(w, SELLO_ST_SYNC_LEFT_S,
+                      sello_clock_sync_left_s(k, ticks));
+    if (k->observed) {
+        sello_tlv_put_u64(w, SELLO_ST_OBS_OFFSET_US,
+                          (uint64_t)k->last_offset_us);
+        sello_tlv_put_u64(w, SELLO_ST_OBS_AGE_MS,
+                          (ticks - k->last_obs_ticks) / (hz / 1000u ? hz / 1000u : 1u));
+    }
+    if (k->leap_sign) {
+        uint8_t leap[9];
+        sello_put_be64(leap, (uint64_t)k->leap_us);
+        leap[8] = k->leap_sign > 0 ? 1 : 2;
+        sello_tlv_put(w, SELLO_ST_LEAP_US, leap, sizeof leap);
+    }
 }
 
 static sello_status op_status(module_ctx *c, reply *r)
@@ -326,7 +479,8 @@ static sello_status op_status(module_ctx *c, reply *r)
     sello_tlv_put_u8(&w, SELLO_ST_SIMULATION, c->simulation);
     if (c->initialised) {
         sello_tlv_put_u8(&w, SELLO_ST_KEY_TYPE, c->cfg.key_type);
-        sello_tlv_put_u8(&w, SELLO_ST_SIG_HASH, (uint8_t)c->sig_hash->id);
+        if (c->sig_hash)
+            sello_tlv_put_u8(&w, SELLO_ST_SIG_HASH, (uint8_t)c->sig_hash->id);
         sello_tlv_put(&w, SELLO_ST_POLICY, c->cfg.policy, c->cfg.policy_len);
         sello_tlv_put_u32(&w, SELLO_ST_ACCURACY_MS, c->cfg.accuracy_ms);
         sello_tlv_put_u32(&w, SELLO_ST_HASHES, c->cfg.hashes);
@@ -358,11 +512,12 @@ static sello_status op_status(module_ctx *c, reply *r)
     sello_tlv_put_u8(&w, SELLO_ST_TIME_DOUBT, c->counters.time_doubt);
     sello_tlv_put_u64(&w, SELLO_ST_NEXT_SERIAL, c->counters.next);
     sello_tlv_put_u64(&w, SELLO_ST_TOKENS, c->tokens);
-    sello_tlv_put_u8(&w, SELLO_ST_CLOCK,
-                     c->clock.set ? SELLO_CLOCK_SET : SELLO_CLOCK_UNSET);
-    uint64_t now;
-    if (sello_clock_now(&c->clock, sello_board_ticks(), &now) == SELLO_OK)
-        sello_tlv_put_u64(&w, SELLO_ST_UTC_MS, now);
+    put_clock_status(c, &w);
+    sello_tlv_put_u64(&w, SELLO_ST_AUDIT_SEQ, c->audit.next_seq - 1);
+    sello_tlv_put(&w, SELLO_ST_AUDIT_HEAD, c->audit.head, 32);
+    sello_tlv_put_u32(&w, SELLO_ST_AUDIT_PENDING, (uint32_t)c->audit.len);
+    sello_tlv_put(&w, SELLO_ST_AUDIT_KEY, c->audit.key_spki,
+                  sizeof c->audit.key_spki);
     if (w.overflow)
         return SELLO_ERR_SPACE;
     r->len = w.len;
@@ -388,6 +543,29 @@ static const char *key_life_refusal(const sello_signer *s, uint64_t now_ms)
     if (now_ms > s->usage_not_after * 1000)
         return "private key usage period has ended";
     return NULL;
+}
+
+/* The status string of a timeNotAvailable rejection. */
+static const char *clock_refusal(sello_clock_why why)
+{
+    switch (why) {
+    case SELLO_CLOCK_WHY_UNCALIBRATED:
+        return "clock is not calibrated: custodians must calibrate it";
+    case SELLO_CLOCK_WHY_ERROR:
+        return "clock error bound exceeds the declared accuracy: no recent "
+               "agreeing time observation";
+    case SELLO_CLOCK_WHY_DISAGREE:
+        return "clock disagrees with the time reference beyond the declared "
+               "accuracy";
+    case SELLO_CLOCK_WHY_STALE:
+        return "no time observation within the maximum age";
+    case SELLO_CLOCK_WHY_LEAP:
+        return "paused across a leap second";
+    case SELLO_CLOCK_WHY_BEHIND:
+        return "clock is behind time already issued";
+    default:
+        return "clock is not available";
+    }
 }
 
 /* Always answers with a TimeStampResp; only the frame status is OK. */
@@ -420,9 +598,14 @@ static sello_status op_stamp(module_ctx *c, const uint8_t *in, size_t in_len,
         stamp_reject(r, v.fail, v.why);
         return SELLO_OK;
     }
-    uint64_t now;
-    if (sello_clock_now(&c->clock, sello_board_ticks(), &now) != SELLO_OK) {
-        stamp_reject(r, SELLO_TSP_FAIL_TIME_NOT_AVAILABLE, "clock is not set");
+    uint64_t now, ticks = sello_board_ticks();
+    sello_clock_why why = sello_clock_why_not(&c->clock, ticks);
+    if (note_clock(c, why) != SELLO_OK) {
+        stamp_reject(r, SELLO_TSP_FAIL_SYSTEM_FAILURE, "audit record failed");
+        return SELLO_OK;
+    }
+    if (sello_clock_now(&c->clock, ticks, &now) != SELLO_OK) {
+        stamp_reject(r, SELLO_TSP_FAIL_TIME_NOT_AVAILABLE, clock_refusal(why));
         return SELLO_OK;
     }
     const char *refusal = key_life_refusal(&c->signer, now);
@@ -430,8 +613,22 @@ static sello_status op_stamp(module_ctx *c, const uint8_t *in, size_t in_len,
         stamp_reject(r, SELLO_TSP_FAIL_SYSTEM_FAILURE, refusal);
         return SELLO_OK;
     }
+    /* A new reservation saves the chain's position with it; so does a
+     * chain that ran out of reserved sequence numbers. */
+    if (sello_audit_needs_save(&c->audit) && save_counters(c) != SELLO_OK) {
+        stamp_reject(r, SELLO_TSP_FAIL_SYSTEM_FAILURE, "audit checkpoint failed");
+        return SELLO_OK;
+    }
+    sello_audit_saved saved;
+    bool saving = sello_counters_write_due(&c->counters, now);
+    if (saving && audit_checkpoint(c, &saved) != SELLO_OK) {
+        stamp_reject(r, SELLO_TSP_FAIL_SYSTEM_FAILURE, "audit checkpoint failed");
+        return SELLO_OK;
+    }
     uint64_t counter;
     sello_status st = sello_counters_take_serial(&c->counters, now, &counter);
+    if (saving && st == SELLO_OK)
+        sello_audit_commit(&c->audit, &saved);
     if (st == SELLO_ERR_CLOCK) {
         stamp_reject(r, SELLO_TSP_FAIL_TIME_NOT_AVAILABLE,
                      "clock is behind time already issued; retry shortly");
@@ -448,6 +645,16 @@ static sello_status op_stamp(module_ctx *c, const uint8_t *in, size_t in_len,
     if (sello_token_write_granted(&t, &req, serial, now, r->out, r->cap, &r->len) !=
         SELLO_OK) {
         stamp_reject(r, SELLO_TSP_FAIL_SYSTEM_FAILURE, "token encoding failed");
+        return SELLO_OK;
+    }
+    /* No token leaves without its record in the chain. */
+    uint8_t body[12 + 32];
+    sello_memcpy(body, serial, 12);
+    sello_hash(sello_hash_by_id(SELLO_HASH_SHA256), r->out, r->len, body + 12);
+    if (sello_audit_needs_save(&c->audit) ||
+        sello_audit_add(&c->audit, SELLO_AUDIT_TOKEN, now, body,
+                        sizeof body) != SELLO_OK) {
+        stamp_reject(r, SELLO_TSP_FAIL_SYSTEM_FAILURE, "audit record failed");
         return SELLO_OK;
     }
     c->tokens++;
@@ -607,7 +814,7 @@ static sello_status op_init(module_ctx *c, const uint8_t *in, size_t in_len,
     /* The counters record first: a crash before the unit record then
      * leaves an uninitialised unit, never a key without its counters. */
     if (st == SELLO_OK) {
-        st = sello_counters_persist(&c->counters);
+        st = save_counters(c);
         if (st != SELLO_OK)
             r->why = "storing the counters record failed";
     }
@@ -622,7 +829,12 @@ static sello_status op_init(module_ctx *c, const uint8_t *in, size_t in_len,
     if (st != SELLO_OK)
         goto fail;
     c->initialised = true;
-    return SELLO_OK;
+    clock_init(c);
+    uint8_t body[8 + 32] = { c->cfg.key_type, c->cfg.engine, c->cfg.threshold,
+                             c->cfg.custodians };
+    sello_put_be32(body + 4, c->cfg.generation);
+    sello_memcpy(body + 8, c->custody.unit_id, 32);
+    return record(c, SELLO_AUDIT_INIT, body, sizeof body);
 fail:
     if (c->cfg.engine == SELLO_ENGINE_TOKEN && c->unlocked) {
         sello_status ignored = sello_board_token_destroy(
@@ -665,7 +877,9 @@ static sello_status op_load_cert(module_ctx *c, const uint8_t *in,
              * left unlocked for the CSR is locked now. */
             if (!was_certified)
                 lock_key(c);
-            return SELLO_OK;
+            uint8_t digest[32];
+            sello_hash(sello_hash_by_id(SELLO_HASH_SHA256), in, in_len, digest);
+            return record(c, SELLO_AUDIT_CERT, digest, sizeof digest);
         }
         r->why = "storing the certificate failed";
     }
@@ -688,37 +902,53 @@ static sello_status op_deactivate(module_ctx *c, reply *r)
     }
     lock_key(c);
     sello_session_close(&c->session);
-    return SELLO_OK;
+    return record(c, SELLO_AUDIT_DEACTIVATE, NULL, 0);
 }
 
-static sello_status op_set_time(module_ctx *c, const uint8_t *in,
-                                size_t in_len, reply *r)
+static sello_status op_set_time(module_ctx *c, reply *r)
 {
-    if (in_len != 8) {
-        r->why = "expected 8 octets of UTC milliseconds";
+    (void)c;
+    r->why = "the clock is calibrated only by the quorum: propose the time "
+             "with SESSION_OPEN (ACTIVATE or RECALIBRATE)";
+    return SELLO_ERR_STATE;
+}
+
+static sello_status op_time_observe(module_ctx *c, const uint8_t *in,
+                                    size_t in_len, reply *r)
+{
+    if (in_len != 12) {
+        r->why = "expected 8 octets of UTC microseconds and 4 of uncertainty";
         return SELLO_ERR_PARAM;
     }
-    uint64_t utc_ms = sello_get_be64(in);
-    if (utc_ms < CLOCK_MIN_MS || utc_ms > CLOCK_MAX_MS) {
-        r->why = "time out of range";
+    int64_t ref = (int64_t)sello_get_be64(in);
+    uint32_t uncertainty = sello_get_be32(in + 8);
+    if (ref < (int64_t)(CLOCK_MIN_MS * 1000u) ||
+        ref > (int64_t)(CLOCK_MAX_MS * 1000u)) {
+        r->why = "reference time out of range";
         return SELLO_ERR_PARAM;
     }
-    uint64_t now = sello_board_ticks();
-    bool quorum = c->recalibrate_allowed && now < c->recalibrate_until;
-    if (c->clock.set && !quorum) {
-        r->why = "clock already set since start: recalibration needs the "
-                 "quorum";
+    uint64_t ticks = sello_board_ticks();
+    sello_obs_verdict verdict;
+    int64_t offset;
+    if (sello_clock_observe(&c->clock, ref, uncertainty, ticks, &verdict,
+                            &offset) != SELLO_OK) {
+        r->why = "clock is not calibrated: custodians must calibrate it";
         return SELLO_ERR_STATE;
     }
-    if (quorum) {
-        c->recalibrate_allowed = false;
-        if (c->counters.time_doubt) {
-            c->counters.time_doubt = false;
-            SELLO_TRY(sello_counters_persist(&c->counters));
-        }
-    }
-    sello_clock_set(&c->clock, utc_ms, now);
-    return SELLO_OK;
+    uint8_t body[13];
+    body[0] = verdict;
+    sello_put_be64(body + 1, (uint64_t)offset);
+    sello_put_be32(body + 9, uncertainty);
+    SELLO_TRY(record(c, SELLO_AUDIT_OBSERVE, body, sizeof body));
+    sello_clock_why why = sello_clock_why_not(&c->clock, ticks);
+    SELLO_TRY(note_clock(c, why));
+    sello_tlv_writer w = { r->out, r->cap, 0, 0 };
+    sello_tlv_put_u8(&w, SELLO_OBS_VERDICT, (uint8_t)verdict);
+    sello_tlv_put_u64(&w, SELLO_OBS_OFFSET_US, (uint64_t)offset);
+    sello_tlv_put_u8(&w, SELLO_OBS_CLOCK, clock_state(why));
+    sello_tlv_put_u8(&w, SELLO_OBS_CLOCK_WHY, (uint8_t)why);
+    r->len = w.len;
+    return w.overflow ? SELLO_ERR_SPACE : SELLO_OK;
 }
 
 static void put_session(const module_ctx *c, sello_tlv_writer *w)
@@ -736,6 +966,55 @@ static void put_session(const module_ctx *c, sello_tlv_writer *w)
     sello_tlv_put(w, SELLO_SESS_UNIT_ID, c->custody.unit_id,
                   sizeof c->custody.unit_id);
     sello_tlv_put_u8(w, SELLO_SESS_ACCEPTED, (uint8_t)s->count);
+    if (s->has_proposal)
+        sello_tlv_put(w, SELLO_SESS_PROPOSAL, s->proposal,
+                      sizeof s->proposal);
+    sello_tlv_put_u64(w, SELLO_SESS_AGE_MS,
+                      (now - s->opened) / (hz / 1000u ? hz / 1000u : 1u));
+}
+
+/*
+ * Why a proposal for `purpose` is unacceptable, or NULL. RECALIBRATE and
+ * LEAP need one, DESTROY takes none, ACTIVATE may calibrate the clock in
+ * the same quorum.
+ */
+static const char *proposal_refusal(module_ctx *c, uint8_t purpose,
+                                    const uint8_t *p)
+{
+    if (purpose == SELLO_PURPOSE_DESTROY)
+        return p ? "DESTROY takes no proposal" : NULL;
+    if (!p)
+        return purpose == SELLO_PURPOSE_ACTIVATE ? NULL
+                                                 : "a proposal is required";
+    uint64_t value = sello_get_be64(p);
+    uint32_t param = sello_get_be32(p + 8);
+    if (purpose != SELLO_PURPOSE_LEAP) {
+        if (value < CLOCK_MIN_MS * 1000u || value > CLOCK_MAX_MS * 1000u)
+            return "proposed time out of range";
+        if (param > c->clock.accuracy_us)
+            return "proposed time's uncertainty exceeds the declared accuracy";
+        return NULL;
+    }
+    if (param == 0)
+        return value == 0 ? NULL : "a cancellation proposes no instant";
+    if (param > 2)
+        return "leap second: 1 inserted or 2 deleted";
+    if (!c->clock.calibrated)
+        return "calibrate the clock before announcing a leap second";
+    if (sello_clock_why_not(&c->clock, sello_board_ticks()) ==
+        SELLO_CLOCK_WHY_LEAP)
+        return "a leap second is under way";
+    /* The first of a month at midnight, ahead, within 400 days. */
+    int64_t now = sello_clock_utc_us(&c->clock, sello_board_ticks());
+    if (value % (86400ull * 1000000u) != 0 || (int64_t)value <= now ||
+        (int64_t)value - now > 400ll * 86400 * 1000000)
+        return "a leap second is announced for a midnight ahead, within "
+               "400 days";
+    char day[SELLO_GENTIME_MAX];
+    sello_gentime_format(value / 1000u, day);
+    if (day[6] != '0' || day[7] != '1')
+        return "a leap second happens at the end of a month";
+    return NULL;
 }
 
 /* Refuses quorum work while locked out, saying for how long. */
@@ -758,13 +1037,15 @@ static sello_status check_lockout(module_ctx *c, reply *r)
 static sello_status op_session_open(module_ctx *c, const uint8_t *in,
                                     size_t in_len, reply *r)
 {
-    if (in_len < 1 || in_len > 2 || in[0] < SELLO_PURPOSE_ACTIVATE ||
-        in[0] > SELLO_PURPOSE_RECALIBRATE ||
-        (in_len == 2 && (in[1] & ~SELLO_SESSION_OPEN_NEW))) {
-        r->why = "expected a purpose and optional flags";
+    if ((in_len != 1 && in_len != 2 && in_len != 2 + SELLO_PROPOSAL_LEN) ||
+        in[0] < SELLO_PURPOSE_ACTIVATE || in[0] > SELLO_PURPOSE_LEAP ||
+        (in_len >= 2 && (in[1] & ~SELLO_SESSION_OPEN_NEW))) {
+        r->why = "expected a purpose, optional flags and an optional proposal";
         return SELLO_ERR_PARAM;
     }
     uint8_t purpose = in[0];
+    bool fresh = in_len >= 2 && (in[1] & SELLO_SESSION_OPEN_NEW);
+    const uint8_t *proposal = in_len > 2 ? in + 2 : NULL;
     if (!c->initialised || c->failed) {
         r->why = "unit has no key";
         return SELLO_ERR_STATE;
@@ -773,18 +1054,48 @@ static sello_status op_session_open(module_ctx *c, const uint8_t *in,
         r->why = "key is already unlocked";
         return SELLO_ERR_STATE;
     }
+    r->why = proposal_refusal(c, purpose, proposal);
+    if (r->why)
+        return SELLO_ERR_PARAM;
     SELLO_TRY(check_lockout(c, r));
     uint64_t now = sello_board_ticks();
     bool join = c->session.open && c->session.purpose == purpose &&
-                now < c->session.expires &&
-                !(in_len == 2 && (in[1] & SELLO_SESSION_OPEN_NEW));
-    if (!join)
-        sello_session_open(&c->session, purpose, &c->drbg.vtable,
-                           ticks_after_s(now, SELLO_SESSION_LIFETIME_S));
+                now < c->session.expires && !fresh;
+    if (!join) {
+        SELLO_TRY(record2(c, SELLO_AUDIT_SESSION, &purpose, 1, proposal,
+                          proposal ? SELLO_PROPOSAL_LEN : 0));
+        sello_session_open(&c->session, purpose, proposal, &c->drbg.vtable,
+                           now, ticks_after_s(now, SELLO_SESSION_LIFETIME_S));
+    }
     sello_tlv_writer w = { r->out, r->cap, 0, 0 };
     put_session(c, &w);
     r->len = w.len;
     return w.overflow ? SELLO_ERR_SPACE : SELLO_OK;
+}
+
+/* The quorum's calibration: the proposed time plus the ticks since the
+ * session opened, whose drift widens the uncertainty. A calibration by
+ * the custodians also settles any doubt a restore of the records left. */
+static sello_status calibrate_from(module_ctx *c, const sello_session *s)
+{
+    uint64_t now = sello_board_ticks();
+    uint64_t elapsed = sello_ticks_to_us(now - s->opened,
+                                         sello_board_tick_hz());
+    uint64_t widen = elapsed / 1000000u * c->clock.drift_ppm +
+                     (elapsed % 1000000u) * c->clock.drift_ppm / 1000000u;
+    uint64_t uncertainty = sello_get_be32(s->proposal + 8) + widen;
+    uint64_t utc = sello_get_be64(s->proposal) + elapsed;
+    uint32_t unc = uncertainty > UINT32_MAX ? UINT32_MAX
+                                            : (uint32_t)uncertainty;
+    sello_clock_calibrate(&c->clock, (int64_t)utc, unc, now);
+    uint8_t body[12];
+    sello_put_be64(body, utc);
+    sello_put_be32(body + 8, unc);
+    SELLO_TRY(record(c, SELLO_AUDIT_CALIBRATE, body, sizeof body));
+    if (!c->counters.time_doubt)
+        return SELLO_OK;
+    c->counters.time_doubt = false;
+    return save_counters(c);
 }
 
 /* A counted failure: durable before the answer, so that crashing the
@@ -798,8 +1109,11 @@ static sello_status count_failure(module_ctx *c)
         c->locked_until = ticks_after_s(sello_board_ticks(),
                                         c->cfg.lockout_s);
         sello_session_close(&c->session);
+        uint8_t seconds[4];
+        sello_put_be32(seconds, c->cfg.lockout_s);
+        SELLO_TRY(record(c, SELLO_AUDIT_LOCKOUT, seconds, sizeof seconds));
     }
-    return sello_counters_persist(&c->counters);
+    return save_counters(c);
 }
 
 /* The quorum is met: K is rebuilt, the key secret unwrapped, and the
@@ -809,9 +1123,12 @@ static sello_status perform_quorum(module_ctx *c, reply *r)
     uint8_t k[SELLO_ACTIVATION_SECRET_LEN];
     size_t secret_len = 0;
     uint8_t purpose = c->session.purpose;
+    sello_session done = c->session; /* its proposal and opening tick */
     sello_status st = sello_shamir_combine(c->session.shares,
                                            c->session.count, k);
     sello_session_close(&c->session);
+    sello_wipe(done.shares, sizeof done.shares);
+    sello_wipe(done.priv, sizeof done.priv);
     if (st == SELLO_OK)
         st = sello_unit_unseal(k, c->key_secret, &secret_len,
                                c->work.unit_record);
@@ -825,6 +1142,8 @@ static sello_status perform_quorum(module_ctx *c, reply *r)
         st = unlock_key(c, c->key_secret, secret_len);
         if (st != SELLO_OK)
             r->why = "the unwrapped key failed its self-test";
+        else if (done.has_proposal)
+            st = calibrate_from(c, &done);
         break;
     case SELLO_PURPOSE_DESTROY:
         if (c->cfg.engine == SELLO_ENGINE_TOKEN) {
@@ -850,24 +1169,38 @@ static sello_status perform_quorum(module_ctx *c, reply *r)
          * ceremony's, whatever happens to the erasure. */
         c->counters.generation++;
         c->counters.failures = 0;
-        st = sello_counters_persist(&c->counters);
+        uint8_t generation[4];
+        sello_put_be32(generation, c->counters.generation);
+        st = record(c, SELLO_AUDIT_DESTROY, generation, sizeof generation);
+        if (st == SELLO_OK)
+            st = save_counters(c);
         if (st == SELLO_OK)
             st = erase_unit(c);
         if (st != SELLO_OK)
             r->why = "erasing the unit failed";
         break;
     case SELLO_PURPOSE_RECALIBRATE:
-        c->recalibrate_allowed = true;
-        c->recalibrate_until = ticks_after_s(sello_board_ticks(),
-                                             SELLO_SESSION_LIFETIME_S);
+        st = calibrate_from(c, &done);
         break;
+    case SELLO_PURPOSE_LEAP: {
+        uint32_t kind = sello_get_be32(done.proposal + 8);
+        sello_clock_announce_leap(&c->clock,
+                                  (int64_t)sello_get_be64(done.proposal),
+                                  kind == 1 ? 1 : kind == 2 ? -1 : 0,
+                                  sello_board_ticks());
+        uint8_t body[9];
+        sello_memcpy(body, done.proposal, 8);
+        body[8] = (uint8_t)kind;
+        st = record(c, SELLO_AUDIT_LEAP, body, sizeof body);
+        break;
+    }
     default:
         st = SELLO_ERR_STATE;
         break;
     }
     if (st == SELLO_OK && c->counters.failures) {
         c->counters.failures = 0;
-        st = sello_counters_persist(&c->counters);
+        st = save_counters(c);
     }
 out:
     sello_wipe(c->key_secret, sizeof c->key_secret);
@@ -884,6 +1217,8 @@ static sello_status op_session_submit(module_ctx *c, const uint8_t *in,
     sello_status st = sello_session_submit(&c->session, &c->custody,
                                            &c->custody_keys, in, in_len,
                                            &r->why, &counts);
+    uint8_t share_event[2] = { (uint8_t)st, counts };
+    SELLO_TRY(record(c, SELLO_AUDIT_SHARE, share_event, sizeof share_event));
     if (st == SELLO_ERR_PARAM)
         return st;
     if (st == SELLO_ERR_SESSION) {
@@ -900,13 +1235,41 @@ static sello_status op_session_submit(module_ctx *c, const uint8_t *in,
     }
     uint8_t accepted = (uint8_t)c->session.count;
     bool done = accepted >= c->custody.m;
-    if (done)
-        SELLO_TRY(perform_quorum(c, r));
+    if (done) {
+        uint8_t purpose = c->session.purpose;
+        sello_status outcome = perform_quorum(c, r);
+        uint8_t quorum_event[2] = { purpose, (uint8_t)outcome };
+        SELLO_TRY(record(c, SELLO_AUDIT_QUORUM, quorum_event,
+                         sizeof quorum_event));
+        SELLO_TRY(outcome);
+    }
     sello_tlv_writer w = { r->out, r->cap, 0, 0 };
     sello_tlv_put_u8(&w, SELLO_SESS_ACCEPTED, accepted);
     sello_tlv_put_u8(&w, SELLO_SESS_THRESHOLD, c->custody.m);
     sello_tlv_put_u8(&w, SELLO_SESS_DONE, done);
     r->len = w.len;
+    return SELLO_OK;
+}
+
+static sello_status op_audit_ack(module_ctx *c, const uint8_t *in,
+                                 size_t in_len, reply *r)
+{
+    if (in_len != 8) {
+        r->why = "expected 8 octets: the last sequence number stored";
+        return SELLO_ERR_PARAM;
+    }
+    sello_audit_ack(&c->audit, sello_get_be64(in));
+    return SELLO_OK;
+}
+
+static sello_status op_audit_read(module_ctx *c, const uint8_t *in,
+                                  size_t in_len, reply *r)
+{
+    if (in_len != 8) {
+        r->why = "expected 8 octets: the first sequence number wanted";
+        return SELLO_ERR_PARAM;
+    }
+    r->len = sello_audit_read(&c->audit, sello_get_be64(in), r->out, r->cap);
     return SELLO_OK;
 }
 
@@ -933,14 +1296,43 @@ static sello_status dispatch(module_ctx *c, uint8_t op, const uint8_t *in,
     case SELLO_OP_DEACTIVATE:
         return op_deactivate(c, r);
     case SELLO_OP_SET_TIME:
-        return op_set_time(c, in, in_len, r);
+        return op_set_time(c, r);
+    case SELLO_OP_TIME_OBSERVE:
+        return op_time_observe(c, in, in_len, r);
     case SELLO_OP_SESSION_OPEN:
         return op_session_open(c, in, in_len, r);
+    case SELLO_OP_AUDIT_ACK:
+        return op_audit_ack(c, in, in_len, r);
+    case SELLO_OP_AUDIT_READ:
+        return op_audit_read(c, in, in_len, r);
     case SELLO_OP_SESSION_SUBMIT:
         return op_session_submit(c, in, in_len, r);
     default:
         return SELLO_ERR_OPCODE;
     }
+}
+
+/* Operations that may run when the audit buffer is full: the ones that
+ * let the host see the state and drain it. */
+static bool needs_audit_room(uint8_t op)
+{
+    return op != SELLO_OP_STATUS && op != SELLO_OP_AUDIT_ACK &&
+           op != SELLO_OP_AUDIT_READ;
+}
+
+/* Prefixes this request's audit records to the payload (see
+ * SELLO_RESP_FLAG_AUDIT); the payload area left room for them. */
+static void attach_audit(module_ctx *c, reply *r)
+{
+    size_t n;
+    const uint8_t *rec = sello_audit_fresh(&c->audit, &n);
+    if (n == 0)
+        return;
+    sello_memmove(r->out + 2 + n, r->out, r->len);
+    sello_put_be16(r->out, (uint16_t)n);
+    sello_memcpy(r->out + 2, rec, n);
+    r->len += 2 + n;
+    r->flags |= SELLO_RESP_FLAG_AUDIT;
 }
 
 size_t sello_module_handle(sello_module_storage *m, const uint8_t *req,
@@ -949,18 +1341,35 @@ size_t sello_module_handle(sello_module_storage *m, const uint8_t *req,
     module_ctx *c = ctx_of(m);
     if (resp_cap < SELLO_FRAME_MAX)
         return 0;
-    reply r = { resp + SELLO_FRAME_HEADER_LEN, SELLO_PAYLOAD_MAX, 0, 0, NULL };
+    _Static_assert(SELLO_AUDIT_RESERVE + 2 < SELLO_PAYLOAD_MAX,
+                   "no room for an operation's audit records");
+    reply r = { resp + SELLO_FRAME_HEADER_LEN,
+                SELLO_PAYLOAD_MAX - SELLO_AUDIT_RESERVE - 2, 0, 0, NULL };
     sello_frame_header h = { 0, 0, 0, 0 };
     sello_status st;
+    sello_audit_begin(&c->audit);
     if (req_len < SELLO_FRAME_HEADER_LEN) {
         st = SELLO_ERR_FRAME;
     } else {
         st = sello_frame_header_read(req, &h);
         if (st == SELLO_OK && h.length != req_len - SELLO_FRAME_HEADER_LEN)
             st = SELLO_ERR_FRAME;
-        if (st == SELLO_OK)
+        if (st == SELLO_OK && needs_audit_room(h.code) &&
+            sello_audit_room(&c->audit) < SELLO_AUDIT_RESERVE) {
+            /* Nothing may happen that the chain could not show. */
+            if (h.code == SELLO_OP_STAMP) {
+                stamp_reject(&r, SELLO_TSP_FAIL_SYSTEM_FAILURE,
+                             "audit records are not being stored: issuing "
+                             "stopped");
+            } else {
+                r.why = "audit buffer full: the host must store and "
+                        "acknowledge the audit records";
+                st = SELLO_ERR_SPACE;
+            }
+        } else if (st == SELLO_OK) {
             st = dispatch(c, h.code, req + SELLO_FRAME_HEADER_LEN, h.length,
                           &r);
+        }
     }
     if (st != SELLO_OK) {
         /* The reason replaces whatever partial payload was written. */
@@ -972,6 +1381,7 @@ size_t sello_module_handle(sello_module_storage *m, const uint8_t *req,
             r.len++;
         }
     }
+    attach_audit(c, &r);
     sello_frame_header_write(resp, (uint8_t)st, r.flags, h.tag,
                              (uint32_t)r.len);
     return SELLO_FRAME_HEADER_LEN + r.len;

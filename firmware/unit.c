@@ -44,6 +44,7 @@ static void config_defaults(sello_unit_config *cfg)
     cfg->engine = SELLO_ENGINE_MODULE;
     cfg->lockout_failures = 5;
     cfg->lockout_s = 900;
+    cfg->slew_ppm = 100;
     cfg->generation = 1;
 }
 
@@ -149,6 +150,16 @@ static bool config_apply(sello_unit_config *cfg, uint8_t type,
             return false;
         cfg->lockout_s = u;
         return true;
+    case SELLO_INIT_SLEW_PPM:
+        if (!get_u32(v, len, &u) || u < 1 || u > 10000u)
+            return false;
+        cfg->slew_ppm = u;
+        return true;
+    case SELLO_INIT_MAX_OBS_AGE_S:
+        if (!get_u32(v, len, &u) || u > 86400u)
+            return false;
+        cfg->max_obs_age_s = u;
+        return true;
     case SELLO_INIT_KEY_USAGE_DAYS:
         if (!get_u32(v, len, &u) || u > 36600u)
             return false;
@@ -243,6 +254,8 @@ static void config_write(const sello_unit_config *cfg, sello_tlv_writer *w)
     sello_tlv_put_u8(w, SELLO_INIT_LOCKOUT_FAILURES, cfg->lockout_failures);
     sello_tlv_put_u32(w, SELLO_INIT_LOCKOUT_S, cfg->lockout_s);
     sello_tlv_put_u32(w, SELLO_INIT_KEY_USAGE_DAYS, cfg->key_usage_days);
+    sello_tlv_put_u32(w, SELLO_INIT_SLEW_PPM, cfg->slew_ppm);
+    sello_tlv_put_u32(w, SELLO_INIT_MAX_OBS_AGE_S, cfg->max_obs_age_s);
     sello_tlv_put_u32(w, UNIT_TLV_GENERATION, cfg->generation);
     sello_tlv_put_u8(w, UNIT_TLV_CUSTODIANS, cfg->custodians);
     if (cfg->engine == SELLO_ENGINE_TOKEN)

@@ -64,6 +64,8 @@ typedef struct {
     uint8_t lockout_failures;
     uint32_t lockout_s;
     uint32_t key_usage_days; /* 0: the certificate's period only */
+    uint32_t slew_ppm;
+    uint32_t max_obs_age_s;  /* 0: the error bound decides alone */
     /* Facts of the ceremony rather than choices of the operator. */
     uint32_t generation;
     uint8_t token_id[SELLO_TOKEN_ID_LEN]; /* token engine only */

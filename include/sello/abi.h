@@ -40,8 +40,9 @@
 #define SELLO_FRAME_MAGIC 0x53u /* 'S' */
 #define SELLO_ABI_VERSION 1u
 #define SELLO_FRAME_HEADER_LEN 12u
-/* Large enough for an RSA-4096 token carrying a two-certificate chain. */
-#define SELLO_PAYLOAD_MAX 8192u
+/* Large enough for an RSA-4096 token carrying a two-certificate chain,
+ * and the audit records that travel with it (SELLO_RESP_FLAG_AUDIT). */
+#define SELLO_PAYLOAD_MAX 9216u
 #define SELLO_FRAME_MAX (SELLO_FRAME_HEADER_LEN + SELLO_PAYLOAD_MAX)
 
 /*
@@ -67,16 +68,31 @@
  *            READY) and ends any open session. Needs no shares: stopping
  *            must never wait for a quorum, and a host can always refuse
  *            service anyway.
- * SET_TIME   8 octets: UTC in milliseconds since 1970 -> nothing. Sets the
- *            clock calibration when the module has none since its start, or
- *            once after a RECALIBRATE quorum.
+ * SET_TIME   retired: always refused (SELLO_ERR_STATE). The clock is
+ *            calibrated only by the quorum, with the time proposed in
+ *            SESSION_OPEN (ACTIVATE or RECALIBRATE).
+ * AUDIT_ACK  8 octets: a sequence number -> nothing. The host has stored
+ *            every audit record up to it durably; the module may forget
+ *            them.
+ * AUDIT_READ 8 octets: a sequence number -> the module's unacknowledged
+ *            audit records from it on (whole records, as many as fit):
+ *            how a host that lost some catches up.
+ * TIME_OBSERVE  8 octets: reference UTC in microseconds since 1970 (two's
+ *            complement), 4 octets: its uncertainty in microseconds -> TLV
+ *            list of SELLO_OBS_*. The host's time service feeding the
+ *            module's clock model (firmware/clock.h): agreeing observations
+ *            keep the clock synchronised and slew it, boundedly; others make
+ *            it unsynchronised. Never steps the clock.
  * SESSION_OPEN    1 octet SELLO_PURPOSE_*, optionally 1 octet of
- *            SELLO_SESSION_OPEN_* flags -> TLV list of SELLO_SESS_*. There
- *            is one quorum session at a time: an open, unexpired session
- *            of the same purpose is joined (its id, challenge, key and
+ *            SELLO_SESSION_OPEN_* flags and then a SELLO_PROPOSAL_LEN-octet
+ *            proposal -> TLV list of SELLO_SESS_*. There is one quorum
+ *            session at a time: an open, unexpired session of the same
+ *            purpose is joined (its id, challenge, key, proposal and
  *            progress are returned, so custodians can submit one by one
  *            from separate invocations); otherwise, or with the NEW flag,
- *            a fresh session replaces it.
+ *            a fresh session with the given proposal replaces it. The
+ *            proposal is what the custodians approve: it is part of every
+ *            submission box's context.
  * SESSION_SUBMIT  one share submission (SELLO_SUBMIT_LEN octets) -> TLV
  *            list of SELLO_SESS_* (ACCEPTED, THRESHOLD, DONE). The
  *            submission that completes the quorum performs the session's
@@ -96,8 +112,11 @@
     X(SELLO_OP_LOAD_CERT, 0x12, "LOAD_CERT")                                   \
     X(SELLO_OP_DEACTIVATE, 0x13, "DEACTIVATE")                                 \
     X(SELLO_OP_SET_TIME, 0x20, "SET_TIME")                                     \
+    X(SELLO_OP_TIME_OBSERVE, 0x21, "TIME_OBSERVE")                             \
     X(SELLO_OP_SESSION_OPEN, 0x30, "SESSION_OPEN")                             \
-    X(SELLO_OP_SESSION_SUBMIT, 0x31, "SESSION_SUBMIT")
+    X(SELLO_OP_SESSION_SUBMIT, 0x31, "SESSION_SUBMIT")                         \
+    X(SELLO_OP_AUDIT_ACK, 0x40, "AUDIT_ACK")                                   \
+    X(SELLO_OP_AUDIT_READ, 0x41, "AUDIT_READ")
 
 enum {
 #define SELLO_OPCODE_ENUM(name, num, text) name = num,
@@ -124,6 +143,12 @@ enum {
      * TimeStampResp carries badDataFormat. Lets an HTTP front end answer
      * 400 without parsing anything itself. */
     SELLO_RESP_FLAG_MALFORMED_REQUEST = 0x01,
+    /* Any response: the payload begins with 2 octets of length and that
+     * many octets of audit records (the records this request made), then
+     * the operation's own payload (or reason). A host stores the records
+     * durably before it acts on the rest - before a client gets a token -
+     * and then acknowledges them (AUDIT_ACK). */
+    SELLO_RESP_FLAG_AUDIT = 0x02,
 };
 
 /* Module life-cycle states (SELLO_ST_STATE). */
@@ -192,6 +217,12 @@ enum {
                                   when the certificate has no
                                   PrivateKeyUsagePeriod; 0 (default) = the
                                   certificate's validity only */
+    SELLO_INIT_SLEW_PPM = 17,  /* u32 1..10000: the fastest observations may
+                                  move the clock, in ppm; default 100 */
+    SELLO_INIT_MAX_OBS_AGE_S = 18, /* u32 0..86400: unsynchronised when no
+                                  observation was accepted for this long;
+                                  0 (default) = only when the error bound
+                                  says so */
 };
 
 /* Where the TSU key lives (SELLO_INIT_ENGINE, SELLO_ST_ENGINE). */
@@ -246,6 +277,96 @@ enum {
                                   private-key usage period) */
     SELLO_ST_SIMULATION = 25,  /* u8 1 on a simulated board */
     SELLO_ST_GENERATION = 26,  /* u32 key ceremony generation */
+    SELLO_ST_CLOCK_WHY = 27,   /* u8 SELLO_CLOCK_WHY_* */
+    SELLO_ST_CLOCK_ERROR_US = 28, /* u64 current error bound (calibrated) */
+    SELLO_ST_OBS_OFFSET_US = 29, /* 8 octets, two's complement: reference
+                                  minus module time at the last
+                                  observation */
+    SELLO_ST_OBS_AGE_MS = 30,  /* u64 since the last observation */
+    SELLO_ST_SYNC_LEFT_S = 31, /* u32 seconds until drift alone would make
+                                  the clock unsynchronised */
+    SELLO_ST_LEAP_US = 32,     /* 8 octets: an announced leap second's
+                                  instant (UTC us), then 1 octet: 1
+                                  inserted, 2 deleted */
+    SELLO_ST_SLEW_PPM = 33,    /* u32 */
+    SELLO_ST_DRIFT_PPM = 34,   /* u32 the board's declared drift */
+    SELLO_ST_AUDIT_SEQ = 35,   /* u64 sequence number of the last record */
+    SELLO_ST_AUDIT_HEAD = 36,  /* 32 octets: SHA-256 of the last record */
+    SELLO_ST_AUDIT_PENDING = 37, /* u32 octets of records not acknowledged */
+    SELLO_ST_AUDIT_KEY = 38,   /* DER SubjectPublicKeyInfo of the audit key
+                                  (P-256, ecdsa-with-SHA256) */
+};
+
+/*
+ * ---- Audit records ----------------------------------------------------------
+ *
+ * A hash chain (firmware/audit.h). Each record, big-endian:
+ *   0  1  SELLO_AUDIT_FORMAT      12  8  module UTC ms when recorded (0:
+ *   1  1  type (below)                   uncalibrated; a TOKEN's genTime)
+ *   2  2  body length L           20 32  SHA-256 of the previous record
+ *   4  8  sequence number         52  L  body
+ * Sequence numbers are consecutive, except that a RESTART record continues
+ * from the last saved checkpoint with a higher number: its body names the
+ * checkpoint's sequence number and carries a copy of that record (the
+ * host may not have it if power was lost right after it was saved), and
+ * its previous-hash is that record's hash. A CHECKPOINT's body
+ * is a DER ECDSA P-256 signature by the audit key over
+ *   SHA-256("sello audit checkpoint v1" || its sequence number (8) ||
+ *           its previous-hash (32)).
+ */
+#define SELLO_AUDIT_FORMAT 1u
+#define SELLO_AUDIT_HEADER_LEN 52u
+enum {
+    SELLO_AUDIT_RESTART = 1,    /* saved checkpoint seq (8, 0: none),
+                                   flags (1: bit 0 records were rolled
+                                   back), audit key SPKI (91), the saved
+                                   CHECKPOINT record (when there is one) */
+    SELLO_AUDIT_INIT = 2,       /* key type, engine, M, N (1 each),
+                                   generation (4), unit id (32) */
+    SELLO_AUDIT_CERT = 3,       /* SHA-256 of the TSU certificate */
+    SELLO_AUDIT_SESSION = 4,    /* purpose (1), proposal (12, if any) */
+    SELLO_AUDIT_SHARE = 5,      /* status (1: 0 accepted), counted (1) */
+    SELLO_AUDIT_QUORUM = 6,     /* purpose (1), status (1) */
+    SELLO_AUDIT_LOCKOUT = 7,    /* seconds (4) */
+    SELLO_AUDIT_DEACTIVATE = 8, /* empty */
+    SELLO_AUDIT_CALIBRATE = 9,  /* UTC us (8), uncertainty us (4) */
+    SELLO_AUDIT_OBSERVE = 10,   /* verdict (1), offset us (8), uncertainty
+                                   us (4) */
+    SELLO_AUDIT_CLOCK = 11,     /* SELLO_CLOCK_* (1), SELLO_CLOCK_WHY_* (1) */
+    SELLO_AUDIT_LEAP = 12,      /* instant us (8), kind (1) */
+    SELLO_AUDIT_DESTROY = 13,   /* the new ceremony generation (4) */
+    SELLO_AUDIT_TOKEN = 14,     /* serial magnitude (12), SHA-256 of the
+                                   TimeStampResp (32) */
+    SELLO_AUDIT_CHECKPOINT = 15, /* signature */
+    SELLO_AUDIT_ERROR = 16,     /* status (1), then a UTF-8 reason */
+};
+
+/* Why the clock is not synchronised (SELLO_ST_CLOCK_WHY,
+ * SELLO_OBS_CLOCK_WHY). */
+enum {
+    SELLO_CLOCK_WHY_NONE = 0,         /* synchronised */
+    SELLO_CLOCK_WHY_UNCALIBRATED = 1,
+    SELLO_CLOCK_WHY_ERROR = 2,        /* error bound beyond the accuracy */
+    SELLO_CLOCK_WHY_DISAGREE = 3,     /* an observation disagreed */
+    SELLO_CLOCK_WHY_STALE = 4,        /* maximum observation age passed */
+    SELLO_CLOCK_WHY_LEAP = 5,         /* an announced leap second is near */
+    SELLO_CLOCK_WHY_BEHIND = 6,       /* behind time already handed out */
+};
+
+/* Observation verdicts (SELLO_OBS_VERDICT). */
+enum {
+    SELLO_OBS_ACCEPTED = 1,  /* agrees within the accuracy: slewed in */
+    SELLO_OBS_DISAGREES = 2, /* beyond the accuracy: unsynchronised */
+    SELLO_OBS_USELESS = 3,   /* its uncertainty exceeds the accuracy */
+};
+
+/* TIME_OBSERVE reply fields. */
+enum {
+    SELLO_OBS_VERDICT = 1,     /* u8 SELLO_OBS_ACCEPTED... */
+    SELLO_OBS_OFFSET_US = 2,   /* 8 octets two's complement: reference
+                                  minus module time */
+    SELLO_OBS_CLOCK = 3,       /* u8 SELLO_CLOCK_* afterwards */
+    SELLO_OBS_CLOCK_WHY = 4,   /* u8 why not synchronised, 0 when it is */
 };
 
 /*
@@ -285,7 +406,8 @@ enum {
  *   submission (SESSION_SUBMIT): recipients the session key S, then the
  *       module's ceremony key (share offset SELLO_SHARE_MODULE_KEY), salt
  *       the session challenge, label SELLO_BOX_LABEL_SUBMIT, context the
- *       purpose octet and the session id.
+ *       purpose octet, the session id, and the session's proposal
+ *       (SELLO_SESS_PROPOSAL, when it has one).
  */
 #define SELLO_BOX_LABEL_SHARE "sello share for custodian v1"
 #define SELLO_BOX_LABEL_SUBMIT "sello share submission v1"
@@ -319,10 +441,25 @@ enum {
                                       before a certificate, allow GET_CSR) */
     SELLO_PURPOSE_DESTROY = 2,     /* zeroise the key and the unit's
                                       records -> UNINITIALISED */
-    SELLO_PURPOSE_RECALIBRATE = 3, /* allow one SET_TIME of any step
-                                      within the session's lifetime; that
-                                      SET_TIME clears SELLO_ST_TIME_DOUBT */
+    SELLO_PURPOSE_RECALIBRATE = 3, /* calibrate the clock to the
+                                      proposal (required); clears
+                                      SELLO_ST_TIME_DOUBT */
+    SELLO_PURPOSE_LEAP = 4,        /* announce the leap second of the
+                                      proposal (required) */
 };
+
+/*
+ * A session's proposal: 8 octets of value, 4 of parameter, big-endian.
+ *   ACTIVATE (optional), RECALIBRATE: value = UTC in microseconds since
+ *     1970 at the session's opening, parameter = its uncertainty in
+ *     microseconds. At the quorum the clock is calibrated to it plus the
+ *     ticks elapsed since the opening (and the board's drift over them
+ *     added to the uncertainty).
+ *   LEAP: value = the leap's instant (UTC microseconds of a midnight
+ *     00:00:00 on the first day of a month, in the future, within 400
+ *     days), parameter = 1 inserted, 2 deleted, 0 cancels an announcement.
+ */
+#define SELLO_PROPOSAL_LEN 12u
 
 /* SESSION_OPEN flags. */
 enum {
@@ -342,13 +479,19 @@ enum {
     SELLO_SESS_ACCEPTED = 9,   /* u8 distinct shares accepted so far */
     SELLO_SESS_DONE = 10,      /* u8 1: quorum met, purpose performed, the
                                   session is closed */
+    SELLO_SESS_PROPOSAL = 11,  /* SELLO_PROPOSAL_LEN octets, when the
+                                  session has one */
+    SELLO_SESS_AGE_MS = 12,    /* u64 since the session was opened (to
+                                  show custodians how old a proposed time
+                                  is) */
 };
 #define SELLO_SESSION_LIFETIME_S 600u
 
 /* Clock states (SELLO_ST_CLOCK). */
 enum {
-    SELLO_CLOCK_UNSET = 0,
-    SELLO_CLOCK_SET = 1,
+    SELLO_CLOCK_UNCALIBRATED = 0,
+    SELLO_CLOCK_SYNCHRONISED = 1,
+    SELLO_CLOCK_UNSYNCHRONISED = 2,
 };
 
 /* ---- helpers shared by both sides of the ABI ---------------------------- */

@@ -16,7 +16,7 @@
 
 /* Size of the module context; firmware checks at compile time that its
  * real context fits. */
-#define SELLO_MODULE_CONTEXT_SIZE 40960u
+#define SELLO_MODULE_CONTEXT_SIZE 45056u
 
 typedef struct {
     _Alignas(16) uint8_t opaque[SELLO_MODULE_CONTEXT_SIZE];

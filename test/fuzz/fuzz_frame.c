@@ -52,7 +52,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                 abort();
         }
         board_mem_advance_ms(1);
-        if (i == 0 && fx_set_time(&mod, T0).status != SELLO_OK)
+        if (i == 0 && fx_calibrate(&mod, T0).status != SELLO_OK)
             abort();
         board_mem_advance_ms(1500);
         memcpy(&pristine[i].mod, &mod, sizeof mod);
@@ -81,16 +81,35 @@ static void one(const uint8_t *frame, size_t size)
         abort();
     if (size >= SELLO_FRAME_HEADER_LEN && h.tag != sello_get_be32(frame + 4))
         abort();
+    /* The audit records in front of the payload, well-formed and within
+     * it (SELLO_RESP_FLAG_AUDIT). */
+    const uint8_t *payload = resp + SELLO_FRAME_HEADER_LEN;
+    size_t payload_len = h.length;
+    if (h.flags & SELLO_RESP_FLAG_AUDIT) {
+        if (payload_len < 2 || sello_get_be16(payload) > payload_len - 2)
+            abort();
+        size_t records = sello_get_be16(payload);
+        for (size_t off = 0; off < records;) {
+            if (records - off < SELLO_AUDIT_HEADER_LEN ||
+                payload[2 + off] != SELLO_AUDIT_FORMAT ||
+                sello_get_be16(payload + 2 + off + 2) >
+                    records - off - SELLO_AUDIT_HEADER_LEN)
+                abort();
+            off += SELLO_AUDIT_HEADER_LEN + sello_get_be16(payload + 2 + off + 2);
+        }
+        payload += 2 + records;
+        payload_len -= 2 + records;
+    }
     if (size >= SELLO_FRAME_HEADER_LEN && frame[2] == SELLO_OP_STAMP &&
         h.code == SELLO_OK) {
-        fx_tsr t = fx_parse_tsr(resp + SELLO_FRAME_HEADER_LEN, h.length);
+        fx_tsr t = fx_parse_tsr(payload, payload_len);
         if (!t.ok)
             abort();
         if ((h.flags & SELLO_RESP_FLAG_MALFORMED_REQUEST) &&
             (t.status != 2 || t.fail_bit != 5))
             abort();
     }
-    if (h.code != SELLO_OK && h.flags != 0)
+    if (h.code != SELLO_OK && (h.flags & ~SELLO_RESP_FLAG_AUDIT) != 0)
         abort();
 }
 

@@ -158,7 +158,8 @@ static fx_resp call(uint8_t op, const uint8_t *payload, size_t len)
                 r.status == SELLO_OK ? 0 : (int)r.len,
                 (const char *)r.payload);
     if (r.status != SELLO_OK) {
-        must(r.flags == 0 && r.len > 0);
+        /* (an error answer carries the audit records of its attempt) */
+        must((r.flags & ~SELLO_RESP_FLAG_AUDIT) == 0 && r.len > 0);
         for (size_t i = 0; i < r.len; i++)
             must(r.payload[i] >= 0x20 && r.payload[i] < 0x7f);
         return r;

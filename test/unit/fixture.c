@@ -140,13 +140,26 @@ static struct {
     uint8_t challenge[32];
     uint8_t pub[32];
     uint8_t purpose;
+    bool has_proposal;
+    uint8_t proposal[SELLO_PROPOSAL_LEN];
 } fx_session;
 
 fx_resp fx_session_open(sello_module_storage *m, uint8_t purpose,
                         uint8_t flags)
 {
-    uint8_t in[2] = { purpose, flags };
-    fx_resp r = fx_call(m, SELLO_OP_SESSION_OPEN, in, flags ? 2 : 1);
+    return fx_session_open_with(m, purpose, flags, NULL);
+}
+
+fx_resp fx_session_open_with(sello_module_storage *m, uint8_t purpose,
+                             uint8_t flags, const uint8_t *proposal)
+{
+    uint8_t in[2 + SELLO_PROPOSAL_LEN] = { purpose, flags };
+    size_t len = flags ? 2 : 1;
+    if (proposal) {
+        memcpy(in + 2, proposal, SELLO_PROPOSAL_LEN);
+        len = sizeof in;
+    }
+    fx_resp r = fx_call(m, SELLO_OP_SESSION_OPEN, in, len);
     if (r.header_ok && r.status == SELLO_OK)
         fx_session_note(r.payload, r.len);
     return r;
@@ -156,7 +169,9 @@ void fx_seal_submission(const uint8_t share[SELLO_SHARE_LEN],
                         uint8_t out[SELLO_SUBMIT_LEN])
 {
     static unsigned eph_counter;
-    uint8_t recip[2][32], eph[32], context[1 + SELLO_SESSION_ID_LEN];
+    uint8_t recip[2][32], eph[32];
+    uint8_t context[1 + SELLO_SESSION_ID_LEN + SELLO_PROPOSAL_LEN];
+    size_t context_len = 1 + SELLO_SESSION_ID_LEN;
     memcpy(recip[0], fx_session.pub, 32);
     memcpy(recip[1], share + SELLO_SHARE_MODULE_KEY, 32);
     for (unsigned j = 0; j < 32; j++)
@@ -164,10 +179,15 @@ void fx_seal_submission(const uint8_t share[SELLO_SHARE_LEN],
     eph_counter++;
     context[0] = fx_session.purpose;
     memcpy(context + 1, fx_session.id, SELLO_SESSION_ID_LEN);
+    if (fx_session.has_proposal) {
+        memcpy(context + context_len, fx_session.proposal,
+               SELLO_PROPOSAL_LEN);
+        context_len += SELLO_PROPOSAL_LEN;
+    }
     memcpy(out, fx_session.id, SELLO_SESSION_ID_LEN);
     if (sello_box_seal(eph, (const uint8_t(*)[32])recip, 2,
                        fx_session.challenge, 32, SELLO_BOX_LABEL_SUBMIT,
-                       context, sizeof context, share, SELLO_SHARE_LEN,
+                       context, context_len, share, SELLO_SHARE_LEN,
                        out + SELLO_SESSION_ID_LEN) != SELLO_OK)
         memset(out, 0, SELLO_SUBMIT_LEN);
 }
@@ -280,6 +300,52 @@ static uint8_t resp_buf[SELLO_FRAME_MAX];
 static uint8_t req_buf[SELLO_FRAME_MAX + 64];
 static uint32_t next_tag = 0x1000;
 
+/* ---- the host's side of the audit chain ----------------------------------- */
+
+uint8_t fx_audit_log[FX_AUDIT_LOG_MAX];
+size_t fx_audit_log_len;
+bool fx_audit_log_full;
+bool fx_audit_no_ack;
+
+void fx_audit_reset(void)
+{
+    fx_audit_log_len = 0;
+    fx_audit_log_full = false;
+    fx_audit_no_ack = false;
+}
+
+/* Splits the audit records off a response, keeps them in the log as the
+ * relay would, and acknowledges them (unless a test holds that back). */
+static void take_audit(sello_module_storage *m, fx_resp *r)
+{
+    if (r->len < 2 || sello_get_be16(r->payload) > r->len - 2) {
+        r->header_ok = false;
+        return;
+    }
+    size_t n = sello_get_be16(r->payload);
+    const uint8_t *rec = r->payload + 2;
+    r->audit = rec;
+    r->audit_len = n;
+    r->payload += 2 + n;
+    r->len -= 2 + n;
+    if (FX_AUDIT_LOG_MAX - fx_audit_log_len >= n) {
+        memcpy(fx_audit_log + fx_audit_log_len, rec, n);
+        fx_audit_log_len += n;
+    } else {
+        fx_audit_log_full = true;
+    }
+    uint64_t last = 0;
+    for (size_t off = 0; off + SELLO_AUDIT_HEADER_LEN <= n;
+         off += SELLO_AUDIT_HEADER_LEN + sello_get_be16(rec + off + 2))
+        last = sello_get_be64(rec + off + 4);
+    if (fx_audit_no_ack || n == 0)
+        return;
+    static uint8_t ack[SELLO_FRAME_HEADER_LEN + 8], out[SELLO_FRAME_MAX];
+    sello_frame_header_write(ack, SELLO_OP_AUDIT_ACK, 0, 0, 8);
+    sello_put_be64(ack + SELLO_FRAME_HEADER_LEN, last);
+    (void)sello_module_handle(m, ack, sizeof ack, out, sizeof out);
+}
+
 fx_resp fx_send(sello_module_storage *m, const uint8_t *frame, size_t len)
 {
     fx_resp r;
@@ -297,6 +363,8 @@ fx_resp fx_send(sello_module_storage *m, const uint8_t *frame, size_t len)
                   resp_buf[1] == SELLO_ABI_VERSION &&
                   r.len == r.frame_len - SELLO_FRAME_HEADER_LEN &&
                   r.len <= SELLO_PAYLOAD_MAX;
+    if (r.header_ok && (r.flags & SELLO_RESP_FLAG_AUDIT))
+        take_audit(m, &r);
     return r;
 }
 
@@ -313,11 +381,18 @@ fx_resp fx_call(sello_module_storage *m, uint8_t op, const void *payload,
     return fx_call_tag(m, op, next_tag++, payload, len);
 }
 
-fx_resp fx_set_time(sello_module_storage *m, uint64_t utc_ms)
+fx_resp fx_calibrate(sello_module_storage *m, uint64_t utc_ms)
 {
-    uint8_t b[8];
-    sello_put_be64(b, utc_ms);
-    return fx_call(m, SELLO_OP_SET_TIME, b, sizeof b);
+    uint8_t proposal[SELLO_PROPOSAL_LEN];
+    sello_put_be64(proposal, utc_ms * 1000u);
+    sello_put_be32(proposal + 8, 0);
+    fx_resp r = fx_session_open_with(m, SELLO_PURPOSE_RECALIBRATE,
+                                     SELLO_SESSION_OPEN_NEW, proposal);
+    for (unsigned i = 0; i < FX_THRESHOLD && r.header_ok &&
+                         r.status == SELLO_OK;
+         i++)
+        r = fx_submit_share(m, i);
+    return r;
 }
 
 bool fx_status_field(sello_module_storage *m, uint8_t type, uint64_t *value)
@@ -632,7 +707,12 @@ void fx_session_note(const uint8_t *p, size_t len)
     uint8_t type;
     const uint8_t *v;
     size_t n;
+    fx_session.has_proposal = false;
     while (sello_tlv_next(&t, &type, &v, &n) == 1) {
+        if (type == SELLO_SESS_PROPOSAL && n == SELLO_PROPOSAL_LEN) {
+            memcpy(fx_session.proposal, v, n);
+            fx_session.has_proposal = true;
+        }
         if (type == SELLO_SESS_ID && n == sizeof fx_session.id)
             memcpy(fx_session.id, v, n);
         else if (type == SELLO_SESS_CHALLENGE && n == 32)

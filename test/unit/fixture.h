@@ -80,6 +80,10 @@ int fx_take_init_reply(const uint8_t *p, size_t len, uint8_t *spki,
 typedef struct fx_resp fx_resp;
 fx_resp fx_session_open(sello_module_storage *m, uint8_t purpose,
                         uint8_t flags);
+/* The same with a proposal (SELLO_PROPOSAL_LEN octets; flags are sent
+ * with it). */
+fx_resp fx_session_open_with(sello_module_storage *m, uint8_t purpose,
+                             uint8_t flags, const uint8_t *proposal);
 void fx_seal_submission(const uint8_t share[SELLO_SHARE_LEN],
                         uint8_t out[SELLO_SUBMIT_LEN]);
 fx_resp fx_submit_share(sello_module_storage *m, unsigned i);
@@ -110,9 +114,25 @@ struct fx_resp {
     uint8_t status;
     uint8_t flags;
     uint32_t tag;
-    const uint8_t *payload;
+    const uint8_t *payload; /* the operation's payload, after the audit
+                               records (SELLO_RESP_FLAG_AUDIT) */
     size_t len;
+    const uint8_t *audit;   /* this response's audit records */
+    size_t audit_len;
 };
+
+/*
+ * The host's side of the audit chain, as the relay does it: fx_send keeps
+ * every response's audit records in fx_audit_log and acknowledges them to
+ * the module (unless fx_audit_no_ack is set). fx_audit_reset empties the
+ * log; tests call it with board_mem_reset.
+ */
+#define FX_AUDIT_LOG_MAX (4u << 20)
+extern uint8_t fx_audit_log[FX_AUDIT_LOG_MAX];
+extern size_t fx_audit_log_len;
+extern bool fx_audit_log_full;
+extern bool fx_audit_no_ack;
+void fx_audit_reset(void);
 
 /* Builds a request frame into out (cap >= 12 + len); returns its length. */
 size_t fx_frame(uint8_t *out, uint8_t op, uint32_t tag, const void *payload,
@@ -125,8 +145,10 @@ fx_resp fx_call_tag(sello_module_storage *m, uint8_t op, uint32_t tag,
 /* The same with a fresh tag each time. */
 fx_resp fx_call(sello_module_storage *m, uint8_t op, const void *payload,
                 size_t len);
-/* SET_TIME with utc_ms. */
-fx_resp fx_set_time(sello_module_storage *m, uint64_t utc_ms);
+/* Calibrates the clock to utc_ms (no uncertainty) as the custodians do:
+ * a RECALIBRATE session proposing it and FX_THRESHOLD fixture shares.
+ * Returns the last answer (status SELLO_OK when calibrated). */
+fx_resp fx_calibrate(sello_module_storage *m, uint64_t utc_ms);
 
 /* Looks up one STATUS field; false when absent. */
 bool fx_status_field(sello_module_storage *m, uint8_t type, uint64_t *value);

@@ -27,6 +27,7 @@ static int setup(void **state)
 {
     (void)state;
     board_mem_reset();
+    fx_audit_reset();
     memset(&mod, 0xee, sizeof mod);
     return 0;
 }
@@ -57,7 +58,7 @@ static void make_ready(const uint8_t *cfg, size_t cfg_len)
     /* fx_make_unit activated it; a restart locks it again */
     assert_int_equal(sello_module_start(&mod), SELLO_OK);
     assert_int_equal(state_now(), SELLO_STATE_READY);
-    fx_resp r = fx_set_time(&mod, T0);
+    fx_resp r = fx_calibrate(&mod, T0);
     assert_int_equal(r.status, SELLO_OK);
 }
 
@@ -163,6 +164,33 @@ static fx_resp submit_plain(const uint8_t share[SELLO_SHARE_LEN])
     return fx_call(&mod, SELLO_OP_SESSION_SUBMIT, sub, sizeof sub);
 }
 
+/* A proposal: value and parameter (SELLO_PROPOSAL_LEN octets). */
+static const uint8_t *proposal(uint64_t value, uint32_t param)
+{
+    static uint8_t p[SELLO_PROPOSAL_LEN];
+    sello_put_be64(p, value);
+    sello_put_be32(p + 8, param);
+    return p;
+}
+
+/* TIME_OBSERVE with the reference ref_us +- unc_us: the verdict. */
+static uint8_t observe(int64_t ref_us, uint32_t unc_us)
+{
+    uint8_t in[12];
+    sello_put_be64(in, (uint64_t)ref_us);
+    sello_put_be32(in + 8, unc_us);
+    fx_resp r = fx_call(&mod, SELLO_OP_TIME_OBSERVE, in, sizeof in);
+    assert_int_equal(r.status, SELLO_OK);
+    sello_tlv_reader t = { r.payload, r.payload + r.len };
+    uint8_t type, verdict = 0;
+    const uint8_t *v;
+    size_t n;
+    while (sello_tlv_next(&t, &type, &v, &n) == 1)
+        if (type == SELLO_OBS_VERDICT && n == 1)
+            verdict = v[0];
+    return verdict;
+}
+
 /* ---- activation ------------------------------------------------------------ */
 
 /* The quorum unlocks a key without a certificate for its CSR; loading the
@@ -184,7 +212,7 @@ static void test_cert_load_locks_key(void **state)
                      SELLO_OK);
     assert_int_equal(state_now(), SELLO_STATE_READY);
     assert_int_equal(status_field(SELLO_ST_UNLOCKED), 0);
-    assert_int_equal(fx_set_time(&mod, T0).status, SELLO_OK);
+    assert_int_equal(fx_calibrate(&mod, T0).status, SELLO_OK);
     expect_stamp_refused("custodians must activate");
     /* replacing the certificate of an ACTIVE unit keeps it ACTIVE */
     assert_int_equal(fx_quorum(&mod, SELLO_PURPOSE_ACTIVATE, FX_THRESHOLD),
@@ -211,7 +239,7 @@ static void test_ready_after_cert_and_restart(void **state)
     /* a restart forgets the key */
     assert_int_equal(sello_module_start(&mod), SELLO_OK);
     assert_int_equal(state_now(), SELLO_STATE_READY);
-    assert_int_equal(fx_set_time(&mod, T0).status, SELLO_OK);
+    assert_int_equal(fx_calibrate(&mod, T0).status, SELLO_OK);
     expect_stamp_refused("custodians must activate");
 }
 
@@ -357,7 +385,9 @@ static void test_session_join_and_expiry(void **state)
     assert_int_equal(fx_session_open(&mod, SELLO_PURPOSE_ACTIVATE, 0).status,
                      SELLO_OK);
     assert_int_equal(submit_accepted(fx_submit_share(&mod, 0)), 1);
-    assert_int_equal(fx_session_open(&mod, SELLO_PURPOSE_RECALIBRATE, 0).status,
+    assert_int_equal(fx_session_open_with(&mod, SELLO_PURPOSE_RECALIBRATE, 0,
+                                          proposal(T0 * 1000, 0))
+                         .status,
                      SELLO_OK);
     assert_int_equal(status_field(SELLO_ST_SESSION), SELLO_PURPOSE_RECALIBRATE);
     assert_int_equal(status_field(SELLO_ST_SESSION_ACCEPTED), 0);
@@ -369,14 +399,31 @@ static void test_bad_session_frames(void **state)
     make_ready(NULL, 0);
     static const struct {
         const char *hex;
-    } opens[] = { { "" }, { "00" }, { "04" }, { "ff" }, { "01 02" },
-                  { "01 01 00" }, { "01 80" } };
+    } opens[] = { { "" }, { "00" }, { "05" }, { "ff" }, { "01 02" },
+                  { "01 01 00" }, { "01 80" },
+                  { "03 00 0000019b7a8ec000 000000" },
+                  { "03 00 0000019b7a8ec000 0000000000" } };
     for (size_t i = 0; i < sizeof opens / sizeof opens[0]; i++) {
-        uint8_t in[8];
+        uint8_t in[32];
         size_t n = tu_hex(opens[i].hex, in, sizeof in);
         expect_error(fx_call(&mod, SELLO_OP_SESSION_OPEN, in, n),
                      SELLO_ERR_PARAM, "purpose");
     }
+    /* proposals: required, refused, or out of range */
+    expect_error(fx_call(&mod, SELLO_OP_SESSION_OPEN, "\x03", 1),
+                 SELLO_ERR_PARAM, "proposal is required");
+    expect_error(fx_call(&mod, SELLO_OP_SESSION_OPEN, "\x04\x00", 2),
+                 SELLO_ERR_PARAM, "proposal is required");
+    expect_error(fx_session_open_with(&mod, SELLO_PURPOSE_DESTROY, 0,
+                                      proposal(T0 * 1000, 0)),
+                 SELLO_ERR_PARAM, "no proposal");
+    expect_error(fx_session_open_with(&mod, SELLO_PURPOSE_RECALIBRATE, 0,
+                                      proposal(T0 * 1000, 1000001)),
+                 SELLO_ERR_PARAM, "uncertainty");
+    expect_error(fx_session_open_with(&mod, SELLO_PURPOSE_RECALIBRATE, 0,
+                                      proposal(1000, 0)),
+                 SELLO_ERR_PARAM, "out of range");
+    assert_false(has_status_field(SELLO_ST_SESSION));
     assert_int_equal(fx_session_open(&mod, SELLO_PURPOSE_ACTIVATE, 0).status,
                      SELLO_OK);
     uint8_t sub[SELLO_SUBMIT_LEN + 1];
@@ -624,22 +671,171 @@ static void test_recalibrate(void **state)
 {
     (void)state;
     make_ready(NULL, 0);
-    expect_error(fx_set_time(&mod, T0 + 5000), SELLO_ERR_STATE, "quorum");
+    board_mem_advance_ms(2000);
+    /* SET_TIME is retired */
+    uint8_t t[8];
+    sello_put_be64(t, T0 + 86400000);
+    expect_error(fx_call(&mod, SELLO_OP_SET_TIME, t, sizeof t),
+                 SELLO_ERR_STATE, "quorum");
+    assert_int_equal(status_field(SELLO_ST_UTC_MS), T0 + 2000);
     /* M-1 is not enough */
-    assert_int_equal(fx_quorum(&mod, SELLO_PURPOSE_RECALIBRATE,
-                               FX_THRESHOLD - 1),
+    assert_int_equal(fx_session_open_with(&mod, SELLO_PURPOSE_RECALIBRATE,
+                                          SELLO_SESSION_OPEN_NEW,
+                                          proposal((T0 + 86400000) * 1000, 0))
+                         .status,
                      SELLO_OK);
-    expect_error(fx_set_time(&mod, T0 + 5000), SELLO_ERR_STATE, "quorum");
+    assert_int_equal(submit_accepted(fx_submit_share(&mod, 2)), 1);
+    assert_int_equal(status_field(SELLO_ST_UTC_MS), T0 + 2000);
+    /* the M-th sets the proposed time, plus what passed since the opening */
+    board_mem_advance_ms(3000);
+    assert_int_equal(submit_accepted(fx_submit_share(&mod, 0)), 2);
+    assert_int_equal(status_field(SELLO_ST_UTC_MS), T0 + 86400000 + 3000);
+    assert_int_equal(status_field(SELLO_ST_CLOCK), SELLO_CLOCK_SYNCHRONISED);
+}
+
+/* The custodians approve the proposal itself: a submission sealed for
+ * another proposal does not open, whatever session it is sent to. */
+static void test_proposal_bound(void **state)
+{
+    (void)state;
+    make_ready(NULL, 0);
+    fx_resp r = fx_session_open_with(&mod, SELLO_PURPOSE_RECALIBRATE,
+                                     SELLO_SESSION_OPEN_NEW,
+                                     proposal((T0 + 5000) * 1000, 0));
+    assert_int_equal(r.status, SELLO_OK);
+    /* the host shows the custodian another time than the session holds */
+    static uint8_t lie[1024];
+    memcpy(lie, r.payload, r.len);
+    sello_tlv_reader rd = { lie, lie + r.len };
+    uint8_t type;
+    const uint8_t *v;
+    size_t n;
+    while (sello_tlv_next(&rd, &type, &v, &n) == 1)
+        if (type == SELLO_SESS_PROPOSAL)
+            sello_put_be64((uint8_t *)v, (T0 - 3600000) * 1000);
+    fx_session_note(lie, r.len);
+    expect_error(fx_submit_share(&mod, 0), SELLO_ERR_SHARE, "does not open");
+    assert_int_equal(status_field(SELLO_ST_SESSION_ACCEPTED), 0);
+}
+
+/* ACTIVATE may calibrate in the same quorum (the usual restart). */
+static void test_activate_calibrates(void **state)
+{
+    (void)state;
+    make_ready(NULL, 0);
+    assert_int_equal(sello_module_start(&mod), SELLO_OK);
+    assert_int_equal(status_field(SELLO_ST_CLOCK), SELLO_CLOCK_UNCALIBRATED);
+    assert_int_equal(fx_session_open_with(&mod, SELLO_PURPOSE_ACTIVATE,
+                                          SELLO_SESSION_OPEN_NEW,
+                                          proposal((T0 + 7000) * 1000, 20000))
+                         .status,
+                     SELLO_OK);
+    assert_int_equal(submit_accepted(fx_submit_share(&mod, 0)), 1);
     assert_int_equal(submit_accepted(fx_submit_share(&mod, 1)), 2);
-    /* one SET_TIME, of any step, then the door closes again */
-    assert_int_equal(fx_set_time(&mod, T0 + 86400000).status, SELLO_OK);
-    assert_int_equal(status_field(SELLO_ST_UTC_MS), T0 + 86400000);
-    expect_error(fx_set_time(&mod, T0), SELLO_ERR_STATE, "quorum");
-    /* and not after the session's lifetime */
-    assert_int_equal(fx_quorum(&mod, SELLO_PURPOSE_RECALIBRATE, FX_THRESHOLD),
+    assert_int_equal(state_now(), SELLO_STATE_ACTIVE);
+    assert_int_equal(status_field(SELLO_ST_CLOCK), SELLO_CLOCK_SYNCHRONISED);
+    assert_true(status_field(SELLO_ST_CLOCK_ERROR_US) >= 20000);
+    stamp_out s = stamp();
+    assert_true(s.granted);
+}
+
+/* Observations keep the clock synchronised; without them it stops by
+ * itself when drift could have used up the accuracy; a disagreeing one
+ * stops it at once; agreement brings it back. */
+static void test_observations(void **state)
+{
+    (void)state;
+    make_ready(NULL, 0);
+    assert_int_equal(fx_quorum(&mod, SELLO_PURPOSE_ACTIVATE, FX_THRESHOLD),
                      SELLO_OK);
-    board_mem_advance_ms(SELLO_SESSION_LIFETIME_S * 1000ull);
-    expect_error(fx_set_time(&mod, T0), SELLO_ERR_STATE, "quorum");
+    uint64_t drift = status_field(SELLO_ST_DRIFT_PPM);
+    assert_true(drift > 0);
+    /* 1 s accuracy, 100 ms precision: 900 ms of drift at `drift` ppm */
+    uint64_t left = status_field(SELLO_ST_SYNC_LEFT_S);
+    assert_true(left <= 900000ull / drift);
+    assert_true(left + 2 >= 900000ull / drift);
+    board_mem_advance_ms((left - 1) * 1000);
+    assert_true(stamp().granted);
+    board_mem_advance_ms(3000);
+    stamp_out s = stamp();
+    assert_false(s.granted);
+    assert_int_equal(s.fail_bit, 14); /* timeNotAvailable */
+    assert_non_null(strstr(s.reason, "error bound"));
+    /* an agreeing observation brings it back */
+    int64_t module_us = (int64_t)status_field(SELLO_ST_UTC_MS) * 1000;
+    assert_int_equal(observe(module_us + 300000, 1000), SELLO_OBS_ACCEPTED);
+    assert_int_equal(status_field(SELLO_ST_CLOCK), SELLO_CLOCK_SYNCHRONISED);
+    assert_true(stamp().granted);
+    /* one beyond the accuracy: unsynchronised at once, clock not moved */
+    module_us = (int64_t)status_field(SELLO_ST_UTC_MS) * 1000;
+    assert_int_equal(observe(module_us + 5000000, 1000), SELLO_OBS_DISAGREES);
+    assert_int_equal(status_field(SELLO_ST_CLOCK_WHY), 3);
+    s = stamp();
+    assert_false(s.granted);
+    assert_non_null(strstr(s.reason, "disagrees"));
+    /* useless ones change nothing */
+    assert_int_equal(observe(module_us, 2000000), SELLO_OBS_USELESS);
+    assert_int_equal(status_field(SELLO_ST_CLOCK_WHY), 3);
+    assert_int_equal(observe(module_us, 1000), SELLO_OBS_ACCEPTED);
+    assert_true(stamp().granted);
+    /* malformed observations */
+    expect_error(fx_call(&mod, SELLO_OP_TIME_OBSERVE, "\0\0\0", 3),
+                 SELLO_ERR_PARAM, "microseconds");
+}
+
+/* A leap second the quorum announced: no token from `accuracy` before it
+ * to `accuracy` after it, POSIX time after it, and issuing resumes by
+ * itself. */
+static void test_leap_second(void **state)
+{
+    (void)state;
+    make_ready(NULL, 0);
+    assert_int_equal(fx_quorum(&mod, SELLO_PURPOSE_ACTIVATE, FX_THRESHOLD),
+                     SELLO_OK);
+    const uint64_t leap = 1782864000ull * 1000000; /* 2026-07-01T00:00Z */
+    /* not a month's end, in the past, too far, or of no kind */
+    static const struct {
+        uint64_t at;
+        uint32_t kind;
+    } bad[] = { { leap + 86400000000ull, 1 }, { leap + 1000000, 1 },
+                { T0 * 1000 - 86400000000ull, 1 },
+                { 1924992000ull * 1000000, 1 }, { leap, 3 }, { leap, 0 } };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(fx_session_open_with(&mod, SELLO_PURPOSE_LEAP,
+                                              SELLO_SESSION_OPEN_NEW,
+                                              proposal(bad[i].at, bad[i].kind))
+                             .status,
+                         SELLO_ERR_PARAM);
+    assert_int_equal(fx_session_open_with(&mod, SELLO_PURPOSE_LEAP,
+                                          SELLO_SESSION_OPEN_NEW,
+                                          proposal(leap, 1))
+                         .status,
+                     SELLO_OK);
+    assert_int_equal(submit_accepted(fx_submit_share(&mod, 0)), 1);
+    assert_int_equal(submit_accepted(fx_submit_share(&mod, 1)), 2);
+    assert_true(has_status_field(SELLO_ST_LEAP_US));
+    /* to 2 s before the leap, observed and synchronised */
+    uint64_t now_ms = status_field(SELLO_ST_UTC_MS);
+    board_mem_advance_ms(leap / 1000 - 2000 - now_ms);
+    assert_int_equal(observe((int64_t)(leap - 2000000), 0), SELLO_OBS_ACCEPTED);
+    assert_true(stamp().granted);
+    /* inside accuracy of it: paused */
+    board_mem_advance_ms(1500);
+    stamp_out s = stamp();
+    assert_false(s.granted);
+    assert_non_null(strstr(s.reason, "leap second"));
+    /* the leap second itself, and accuracy after it: still paused */
+    board_mem_advance_ms(2000);
+    assert_false(stamp().granted);
+    /* then on by itself, one second behind the ticks */
+    board_mem_advance_ms(1000);
+    s = stamp();
+    assert_true(s.granted);
+    fx_resp r = fx_call(&mod, SELLO_OP_STATUS, NULL, 0);
+    (void)r;
+    uint64_t utc = status_field(SELLO_ST_UTC_MS);
+    assert_int_equal(utc, leap / 1000 + 2500 - 1000);
+    assert_false(has_status_field(SELLO_ST_LEAP_US));
 }
 
 /* ---- rollback ------------------------------------------------------------------- */
@@ -678,16 +874,18 @@ static void test_rollback(void **state)
     board_mem_advance_ms(5000);
     assert_int_equal(fx_quorum(&mod, SELLO_PURPOSE_ACTIVATE, FX_THRESHOLD),
                      SELLO_OK);
-    assert_int_equal(fx_set_time(&mod, T0 + 60000).status, SELLO_OK);
     expect_stamp_refused("rolled back");
     /* the doubt survives a restart */
     assert_int_equal(sello_module_start(&mod), SELLO_OK);
     assert_int_equal(status_field(SELLO_ST_TIME_DOUBT), 1);
-    assert_int_equal(fx_quorum(&mod, SELLO_PURPOSE_ACTIVATE, FX_THRESHOLD),
+    /* the custodians' calibration settles it */
+    assert_int_equal(fx_session_open_with(&mod, SELLO_PURPOSE_ACTIVATE,
+                                          SELLO_SESSION_OPEN_NEW,
+                                          proposal((T0 + 60000) * 1000, 0))
+                         .status,
                      SELLO_OK);
-    assert_int_equal(fx_quorum(&mod, SELLO_PURPOSE_RECALIBRATE, FX_THRESHOLD),
-                     SELLO_OK);
-    assert_int_equal(fx_set_time(&mod, T0 + 60000).status, SELLO_OK);
+    assert_int_equal(submit_accepted(fx_submit_share(&mod, 0)), 1);
+    assert_int_equal(submit_accepted(fx_submit_share(&mod, 1)), 2);
     assert_int_equal(status_field(SELLO_ST_TIME_DOUBT), 0);
     stamp_out s = stamp();
     assert_true(s.granted);
@@ -715,7 +913,7 @@ static void test_counter_advance_lost(void **state)
     assert_false(has_status_field(SELLO_ST_LOCKED_S));
     assert_int_equal(fx_quorum(&mod, SELLO_PURPOSE_ACTIVATE, FX_THRESHOLD),
                      SELLO_OK);
-    assert_int_equal(fx_set_time(&mod, T0 + 3000).status, SELLO_OK);
+    assert_int_equal(fx_calibrate(&mod, T0 + 3000).status, SELLO_OK);
     stamp_out s = stamp();
     assert_true(s.granted);
     assert_true(s.serial > first);
@@ -759,6 +957,10 @@ int main(void)
         TEST(test_destroy),
         TEST(test_destroyed_record_restored),
         TEST(test_recalibrate),
+        TEST(test_proposal_bound),
+        TEST(test_activate_calibrates),
+        TEST(test_observations),
+        TEST(test_leap_second),
         TEST(test_rollback),
         TEST(test_counter_advance_lost),
         TEST(test_key_usage_days),

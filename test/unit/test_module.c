@@ -23,6 +23,8 @@
 
 /* 2026-01-01T00:00:00Z: inside tsu.der's validity (2024..2099). */
 #define T0 1767225600000ull
+/* genTime precision of the default 1 s accuracy */
+#define PRECISION_MS 100u
 /* The bounds SET_TIME accepts (module.c): 2020-01-01, 9999-12-31. */
 #define CLOCK_MIN_MS 1577836800000ull
 #define CLOCK_MAX_MS 253402300799000ull
@@ -33,6 +35,7 @@ static int setup(void **state)
 {
     (void)state;
     board_mem_reset();
+    fx_audit_reset();
     memset(&mod, 0xee, sizeof mod); /* start must not rely on zeroed memory */
     return 0;
 }
@@ -60,12 +63,14 @@ static void start_ok(void)
                          SELLO_OK);
 }
 
+/* Calibrates the clock to `ms` through the custodians' quorum. */
 static void set_time_ok(uint64_t ms)
 {
-    fx_resp r = fx_set_time(&mod, ms);
+    fx_resp r = fx_calibrate(&mod, ms);
     assert_true(r.header_ok);
+    if (r.status != SELLO_OK)
+        print_error("calibration refused: %.*s\n", (int)r.len, r.payload);
     assert_int_equal(r.status, SELLO_OK);
-    assert_int_equal(r.len, 0);
 }
 
 /* A provisioned unit with tsu.der (and ca.der) loaded and the clock at T0. */
@@ -307,8 +312,10 @@ static void test_frame_length_mismatch(void **state)
     sello_put_be32(frame + 8, 100);
     check_error_frame(fx_send(&mod, frame, SELLO_FRAME_HEADER_LEN),
                       SELLO_ERR_FRAME, 0x77);
-    /* the clock was not set by any of them */
-    assert_int_equal(fx_set_time(&mod, T0).status, SELLO_ERR_STATE);
+    /* none of them touched the clock */
+    uint64_t utc = 0;
+    assert_true(fx_status_field(&mod, SELLO_ST_UTC_MS, &utc));
+    assert_int_equal(utc, T0);
 }
 
 static void test_frame_unknown_opcodes(void **state)
@@ -409,7 +416,8 @@ static void test_stamp_before_init(void **state)
     (void)state;
     start_ok();
     assert_int_equal(module_state(), SELLO_STATE_UNINITIALISED);
-    set_time_ok(T0);
+    /* no custodians, no calibration either */
+    assert_int_equal(fx_calibrate(&mod, T0).status, SELLO_ERR_STATE);
     /* a perfectly good request: the unit cannot serve it at all */
     expect_refused(stamp(), 25 /* systemFailure */);
 }
@@ -462,12 +470,14 @@ static void test_stamp_cert_validity_bounds(void **state)
         { 1577836800000ull, true },   /* notBefore exactly */
         { 1609459199999ull, true },   /* the last ms before notAfter */
         { 1609459200000ull, true },   /* notAfter exactly: still valid */
-        { 1609459200001ull, false },  /* past notAfter */
+        { 1609459200099ull, true },   /* genTime notAfter exactly */
+        { 1609459200100ull, false },  /* past notAfter */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         board_mem_reset();
         assert_int_equal(fx_make_unit(&mod, NULL, 0, "tsu-expired.der"),
                          SELLO_OK);
+        /* (genTime is truncated to the precision, 100 ms here) */
         set_time_ok(cases[i].ms);
         stamp_result s = stamp();
         if (s.granted != cases[i].granted)
@@ -493,11 +503,30 @@ static void test_stamp_granted_token(void **state)
     size_t len = make_request(req, 0x5a, nonce, sizeof nonce, true);
     fx_resp r = fx_call(&mod, SELLO_OP_STAMP, req, len);
     assert_int_equal(r.status, SELLO_OK);
-    assert_int_equal(r.flags, 0);
+    /* the token travels with its audit record: serial and SHA-256 of the
+     * TimeStampResp, genTime in the header */
+    assert_int_equal(r.flags, SELLO_RESP_FLAG_AUDIT);
+    const uint8_t *tok = NULL;
+    for (size_t off = 0; off + SELLO_AUDIT_HEADER_LEN <= r.audit_len;
+         off += SELLO_AUDIT_HEADER_LEN + sello_get_be16(r.audit + off + 2))
+        if (r.audit[off + 1] == SELLO_AUDIT_TOKEN)
+            tok = r.audit + off;
+    assert_non_null(tok);
+    assert_int_equal(sello_get_be16(tok + 2), 12 + 32);
+    assert_int_equal(sello_get_be64(tok + 12), T0 + 1200);
+    uint8_t resp_hash[32];
+    br_sha256_context rh;
+    br_sha256_init(&rh);
+    br_sha256_update(&rh, r.payload, r.len);
+    br_sha256_out(&rh, resp_hash);
+    assert_memory_equal(tok + SELLO_AUDIT_HEADER_LEN + 12, resp_hash, 32);
     fx_tsr t = fx_parse_tsr(r.payload, r.len);
     assert_true(t.ok);
     assert_int_equal(t.status, 0);
-    assert_string_equal(t.gen_time, "20260101000001.234Z");
+    assert_memory_equal(tok + SELLO_AUDIT_HEADER_LEN + 12 - t.serial_len,
+                        t.serial, t.serial_len);
+    /* 1.234 s later, at the 100 ms precision of a 1 s accuracy */
+    assert_string_equal(t.gen_time, "20260101000001.2Z");
     assert_bytes_equal(t.nonce, t.nonce_len, nonce, sizeof nonce);
     assert_bytes_equal(t.imprint, t.imprint_len, req + 5, 49);
     /* default policy 0.4.0.2023.1.1 */
@@ -575,7 +604,8 @@ static void test_stamp_request_vectors(void **state)
         board_mem_advance_ms(7);
         stamp_result r = stamp_req(der, len);
         bool malformed = strcmp(expect, "malformed") == 0;
-        assert_int_equal(r.flags, malformed ? SELLO_RESP_FLAG_MALFORMED_REQUEST : 0);
+        assert_int_equal(r.flags & SELLO_RESP_FLAG_MALFORMED_REQUEST,
+                         malformed ? SELLO_RESP_FLAG_MALFORMED_REQUEST : 0);
         if (strcmp(expect, "accept") == 0) {
             if (!r.granted)
                 print_error("%s: refused, bit %d\n", td_trim(f[0]), r.fail_bit);
@@ -1277,6 +1307,7 @@ static void test_set_time_twice(void **state)
     (void)state;
     make_active();
     board_mem_advance_ms(5000);
+    /* SET_TIME is retired: only the quorum calibrates */
     uint8_t later[8];
     sello_put_be64(later, T0 + 3600000);
     check_error_frame(fx_call_tag(&mod, SELLO_OP_SET_TIME, 0x5454, later, 8),
@@ -1284,11 +1315,13 @@ static void test_set_time_twice(void **state)
     uint64_t utc = 0;
     assert_true(fx_status_field(&mod, SELLO_ST_UTC_MS, &utc));
     assert_int_equal(utc, T0 + 5000);
-    /* even an earlier time */
-    assert_int_equal(fx_set_time(&mod, T0 - 3600000).status, SELLO_ERR_STATE);
     stamp_result s = stamp();
     assert_true(s.granted);
     assert_int_equal(s.gen_ms, T0 + 5000);
+    /* the quorum steps it back an hour: nothing is issued before the clock
+     * has passed the time already handed out */
+    set_time_ok(T0 - 3600000);
+    expect_refused(stamp(), 14);
 }
 
 static void test_set_time_range(void **state)
@@ -1298,18 +1331,18 @@ static void test_set_time_range(void **state)
     static const uint64_t bad[] = { 0, 1, CLOCK_MIN_MS - 1, CLOCK_MAX_MS + 1,
                                     UINT64_MAX, 1ull << 63 };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        fx_resp r = fx_set_time(&mod, bad[i]);
+        fx_resp r = fx_calibrate(&mod, bad[i]);
         assert_int_equal(r.status, SELLO_ERR_PARAM);
         uint64_t clock = 9;
         assert_true(fx_status_field(&mod, SELLO_ST_CLOCK, &clock));
-        assert_int_equal(clock, SELLO_CLOCK_UNSET);
+        assert_int_equal(clock, SELLO_CLOCK_UNCALIBRATED);
     }
     /* wrong sizes */
     static const uint8_t bytes[16] = { 0 };
     static const size_t lens[] = { 0, 1, 7, 9, 16 };
     for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++)
         assert_int_equal(fx_call(&mod, SELLO_OP_SET_TIME, bytes, lens[i]).status,
-                         SELLO_ERR_PARAM);
+                         SELLO_ERR_STATE);
     expect_refused(stamp(), 14);
     /* both bounds are accepted */
     set_time_ok(CLOCK_MIN_MS);
@@ -1384,7 +1417,7 @@ static void test_serial_writes_per_lease(void **state)
     board_mem_advance_ms(SELLO_TIME_LEASE_MS);
     assert_true(stamp().granted); /* at the lease's end: still covered */
     assert_int_equal(board_mem_write_count() - w0, 1);
-    board_mem_advance_ms(1);
+    board_mem_advance_ms(PRECISION_MS);
     assert_true(stamp().granted); /* past it: a new reservation */
     assert_int_equal(board_mem_write_count() - w0, 2);
 }
@@ -1398,7 +1431,8 @@ static void test_serial_reservation_write_failure(void **state)
     make_active();
     stamp_result s1 = stamp();
     assert_true(s1.granted);
-    board_mem_advance_ms(SELLO_TIME_LEASE_MS + 1); /* next stamp must write */
+    /* next stamp must write */
+    board_mem_advance_ms(SELLO_TIME_LEASE_MS + PRECISION_MS);
     unsigned long ok_writes = board_mem_write_ok_count();
     board_mem_fail_writes_after(1);
     stamp_result s2 = stamp();
@@ -1514,8 +1548,12 @@ static void test_serial_exhausted(void **state)
 {
     (void)state;
     assert_int_equal(fx_make_unit(&mod, NULL, 0, "tsu.der"), SELLO_OK);
+    /* Every start saves the counters once (the audit chain's checkpoint),
+     * taking an epoch: from one before the last, the start takes the last
+     * and no block is left for a token. */
     const uint64_t last_epoch = UINT64_MAX / SELLO_SERIAL_BLOCK;
-    assert_int_equal(fx_put_counters_record(last_epoch, T0 - 1000), SELLO_OK);
+    assert_int_equal(fx_put_counters_record(last_epoch - 1, T0 - 1000),
+                     SELLO_OK);
     start_ok();
     set_time_ok(T0);
     expect_refused(stamp(), 25);
@@ -1523,7 +1561,7 @@ static void test_serial_exhausted(void **state)
      * left, the last one. */
     board_mem_set_counter(0);
     assert_int_equal(sello_board_nv_erase(SELLO_NV_COUNTERS), SELLO_OK);
-    assert_int_equal(fx_put_counters_record(last_epoch - 1, T0 - 1000),
+    assert_int_equal(fx_put_counters_record(last_epoch - 2, T0 - 1000),
                      SELLO_OK);
     start_ok();
     set_time_ok(T0);
@@ -1546,9 +1584,11 @@ static void test_serial_instance(void **state)
     fx_resp r = fx_call(&mod, SELLO_OP_STAMP, req, len);
     fx_tsr tsr = fx_parse_tsr(r.payload, r.len);
     assert_true(tsr.ok && tsr.status == 0);
-    assert_bytes_equal(tsr.serial, tsr.serial_len,
-                       "\x00\x80\x00\x00\x01\x00\x00\x00\x00\x00\x00\x10\x01",
-                       13); /* the first serial of epoch 2: 4097 */
+    /* the instance in the high 32 bits, above the 64-bit counter */
+    assert_int_equal(tsr.serial_len, 13);
+    assert_memory_equal(tsr.serial, "\x00\x80\x00\x00\x01", 5);
+    assert_int_equal((sello_get_be64(tsr.serial + 5) - 1) % SELLO_SERIAL_BLOCK,
+                     0);
 }
 
 /* After a restart no token is issued before the clock has passed the
@@ -1581,7 +1621,7 @@ static void test_restart_clock_behind_floor(void **state)
 static void expect_error_state(void)
 {
     assert_int_equal(module_state(), SELLO_STATE_ERROR);
-    fx_resp r = fx_set_time(&mod, T0);
+    fx_resp r = fx_calibrate(&mod, T0);
     (void)r; /* the clock may or may not be settable; STAMP must refuse */
     expect_refused(stamp(), 25);
     fx_tlv t;
@@ -1842,21 +1882,27 @@ static void test_status_reply(void **state)
     uint8_t type;
     const uint8_t *v;
     size_t n;
-    uint32_t seen = 0;
+    uint64_t seen = 0;
     int more;
-    while ((more = sello_tlv_next(&rd, &type, &v, &n)) == 1)
-        seen |= 1u << type;
+    while ((more = sello_tlv_next(&rd, &type, &v, &n)) == 1) {
+        assert_true(type < 64);
+        seen |= 1ull << type;
+    }
     assert_int_equal(more, 0);
-    uint32_t want = 1u << SELLO_ST_STATE | 1u << SELLO_ST_FW_VERSION |
-                    1u << SELLO_ST_NEXT_SERIAL | 1u << SELLO_ST_TOKENS |
-                    1u << SELLO_ST_CLOCK | 1u << SELLO_ST_SIMULATION |
-                    1u << SELLO_ST_FAILURES | 1u << SELLO_ST_TIME_DOUBT;
+    uint64_t want = 1ull << SELLO_ST_STATE | 1ull << SELLO_ST_FW_VERSION |
+                    1ull << SELLO_ST_NEXT_SERIAL | 1ull << SELLO_ST_TOKENS |
+                    1ull << SELLO_ST_CLOCK | 1ull << SELLO_ST_SIMULATION |
+                    1ull << SELLO_ST_FAILURES | 1ull << SELLO_ST_TIME_DOUBT |
+                    1ull << SELLO_ST_CLOCK_WHY | 1ull << SELLO_ST_SLEW_PPM |
+                    1ull << SELLO_ST_DRIFT_PPM | 1ull << SELLO_ST_AUDIT_SEQ |
+                    1ull << SELLO_ST_AUDIT_HEAD |
+                    1ull << SELLO_ST_AUDIT_PENDING | 1ull << SELLO_ST_AUDIT_KEY;
     assert_int_equal(seen, want);
     board_mem_reset();
     make_active();
     uint64_t x;
     assert_true(fx_status_field(&mod, SELLO_ST_CLOCK, &x));
-    assert_int_equal(x, SELLO_CLOCK_SET);
+    assert_int_equal(x, SELLO_CLOCK_SYNCHRONISED);
     board_mem_advance_ms(42);
     assert_true(fx_status_field(&mod, SELLO_ST_UTC_MS, &x));
     assert_int_equal(x, T0 + 42);

@@ -89,13 +89,15 @@ def u32(t, v):
 def config(key_type, sig_hash=4, accuracy=1000, hashes_mask=0x70,
            qualified=0, tsa=0, chain=1, instance=0, policy="0.4.0.2023.1.1",
            m=2, n=3, engine=ENGINE_MODULE, lockout_failures=5,
-           lockout_s=900, key_usage_days=0, generation=1):
+           lockout_s=900, key_usage_days=0, slew_ppm=100, max_obs_age_s=0,
+           generation=1):
     return (u8(1, key_type) + item(2, SUBJECT) + item(3, oid(policy)) +
             u32(4, accuracy) + u32(5, hashes_mask) + u8(6, sig_hash) +
             u8(7, qualified) + u8(8, tsa) + u8(9, chain) +
             u32(10, instance) + u8(12, m) + u8(13, engine) +
             u8(14, lockout_failures) + u32(15, lockout_s) +
-            u32(16, key_usage_days) + u32(0x84, generation) + u8(0x85, n))
+            u32(16, key_usage_days) + u32(17, slew_ppm) +
+            u32(18, max_obs_age_s) + u32(0x84, generation) + u8(0x85, n))
 
 
 def hkdf(salt, ikm, info):
