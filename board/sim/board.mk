@@ -1,5 +1,6 @@
 # The POSIX simulator board: the module as a process (sello-sim).
-SIM_SRCS := $(wildcard board/sim/*.c)
+SIM_TEST_ONLY_SRCS := board/sim/test_hooks.c
+SIM_SRCS := $(filter-out $(SIM_TEST_ONLY_SRCS),$(wildcard board/sim/*.c))
 SIM_OBJS := $(SIM_SRCS:%.c=$(BUILD)/obj/%.o)
 PROGRAMS += $(BIN)/sello-sim
 
@@ -17,3 +18,24 @@ $(BIN)/sello-sim: $(SIM_OBJS) $(FW_LIB)
 	$(CC) $(LDFLAGS_BASE) -o $@ $(SIM_OBJS) $(FW_LIB) -lbearssl -ldl
 
 -include $(SIM_OBJS:.o=.d)
+
+# sello-sim-test: the same board with the test hooks of test_hooks.c (a
+# controllable tick source, crashes at persistence points). Only for the
+# end-to-end tests; never in build/bin.
+SIM_TEST_OBJS := $(SIM_SRCS:board/sim/%.c=$(BUILD)/obj/board/sim-test/%.o) \
+	$(SIM_TEST_ONLY_SRCS:board/sim/%.c=$(BUILD)/obj/board/sim-test/%.o)
+
+$(BUILD)/obj/board/sim-test/p11_token.o: HOST_CFLAGS += $(P11_CFLAGS)
+
+$(BUILD)/obj/board/sim-test/%.o: board/sim/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -DSELLO_SIM_TEST_HOOKS -MMD -MP -c $< -o $@
+
+$(BUILD)/test/sello-sim-test: $(SIM_TEST_OBJS) $(FW_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_BASE) -o $@ $(SIM_TEST_OBJS) $(FW_LIB) -lbearssl -ldl
+
+.PHONY: test-programs
+test-programs: $(BUILD)/test/sello-sim-test
+
+-include $(SIM_TEST_OBJS:.o=.d)

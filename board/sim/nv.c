@@ -122,6 +122,9 @@ int sim_replace_file(int dir_fd, const char *name, const uint8_t *data,
         errno = ENAMETOOLONG;
         return -1;
     }
+#ifdef SELLO_SIM_TEST_HOOKS
+    sim_test_persist_point(false);
+#endif
     int fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
                     0600);
     if (fd < 0)
@@ -137,6 +140,9 @@ int sim_replace_file(int dir_fd, const char *name, const uint8_t *data,
         errno = saved;
         return -1;
     }
+#ifdef SELLO_SIM_TEST_HOOKS
+    sim_test_persist_point(true);
+#endif
     return 0;
 }
 
@@ -154,9 +160,17 @@ sello_status sello_board_nv_erase(uint32_t record)
 {
     char name[32];
     record_name(record, name, sizeof name);
+#ifdef SELLO_SIM_TEST_HOOKS
+    sim_test_persist_point(false);
+#endif
     if (unlinkat(state_fd, name, 0) != 0 && errno != ENOENT)
         return SELLO_ERR_STORAGE;
-    return fsync(state_fd) == 0 ? SELLO_OK : SELLO_ERR_STORAGE;
+    if (fsync(state_fd) != 0)
+        return SELLO_ERR_STORAGE;
+#ifdef SELLO_SIM_TEST_HOOKS
+    sim_test_persist_point(true);
+#endif
+    return SELLO_OK;
 }
 
 sello_status sello_board_device_secret(uint8_t out[32])

@@ -3,6 +3,7 @@
 #define SELLO_SIM_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,5 +60,11 @@ void sim_transport_stats(const char *path);
 
 /* Declared worst-case drift of the tick source (ppm). */
 void sim_set_drift_ppm(uint32_t ppm);
+
+#ifdef SELLO_SIM_TEST_HOOKS
+/* The test build's hooks (test_hooks.c). */
+uint64_t sim_test_ticks(uint64_t mono_ns);
+void sim_test_persist_point(bool after);
+#endif
 
 #endif

@@ -16,7 +16,12 @@ uint64_t sello_board_ticks(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    uint64_t mono = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+#ifdef SELLO_SIM_TEST_HOOKS
+    return sim_test_ticks(mono);
+#else
+    return mono;
+#endif
 }
 
 uint32_t sello_board_tick_hz(void)
