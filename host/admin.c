@@ -156,7 +156,8 @@ static void *relay_admin_client_thread(void *arg)
         relay_log(RELAY_LOG_INFO, "admin uid=%u pid=%ld op=%s status=%s",
                   uid, pid, op, sello_status_name(cl->call.code));
 
-        /* The module's frame, with the client's own tag put back. */
+        /* The module's frame, with the client's own tag put back (and
+         * without its audit records, which the audit store took). */
         sello_frame_header_write(hdr, cl->call.code, cl->call.flags, h.tag,
                                  cl->call.resp_len);
         if (!relay_send_frame(fd, hdr, cl->resp, cl->call.resp_len)) {

@@ -7,13 +7,18 @@
  * The protocol is the module ABI itself: the client writes request frames
  * exactly as <sello/abi.h> defines them, the relay forwards each over the
  * shared module link (with a tag of its own) and writes the module's
- * response frame back unchanged except that the client's tag is restored.
+ * response frame back with the client's tag restored and without the
+ * audit records the module put at its head: the relay stores those
+ * durably first (audit_store.h), then forwards the rest with
+ * SELLO_RESP_FLAG_AUDIT cleared, so the client never sees records.
  * The relay adds no operation and refuses none: the module decides.
  *
  * A frame whose header the relay cannot accept (magic, version, length) is
  * answered with the matching sello_status and the connection is closed,
- * since its framing is lost. If the module cannot be reached the
- * connection is closed without an answer: no module status would be true.
+ * since its framing is lost. If the module cannot be reached, or the
+ * audit records of its answer cannot be stored, the connection is closed
+ * without an answer: no module status would be true, and an answer whose
+ * records are not stored is not released.
  * Every forwarded operation is logged with the peer's uid and pid, the
  * opcode and the module's status.
  *

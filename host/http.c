@@ -22,6 +22,7 @@
 
 #include "http_info.h"
 #include "log.h"
+#include "time_feed.h"
 
 #define RELAY_QUERY_TYPE "application/timestamp-query"
 /* MHD's per-connection memory, which it clears for every request on a
@@ -138,6 +139,8 @@ struct relay_http_worker {
 
 struct relay_http {
     struct relay_link *link;
+    struct relay_feed *feed; /* NULL: no time feed */
+    struct relay_audit *audit;
     unsigned n_workers;
     struct relay_http_worker *workers;
     uint32_t max_body;
@@ -283,7 +286,15 @@ static enum MHD_Result relay_reply_page(struct relay_http *h,
         return relay_queue_canned(h, s->conn, RELAY_CANNED_UNAVAILABLE);
     }
     size_t len;
-    char *page = relay_info_page(s->resp, c->resp_len, &len);
+    struct relay_feed_report feed;
+    struct relay_audit_report audit;
+    if (h->feed != NULL)
+        relay_feed_snapshot(h->feed, &feed);
+    if (h->audit != NULL)
+        relay_audit_snapshot(h->audit, &audit);
+    char *page = relay_info_page(s->resp, c->resp_len,
+                                 h->feed != NULL ? &feed : NULL,
+                                 h->audit != NULL ? &audit : NULL, &len);
     if (page == NULL)
         return relay_queue_canned(h, s->conn, RELAY_CANNED_UNAVAILABLE);
     return relay_queue_body(s->conn, MHD_HTTP_OK, "text/html; charset=utf-8",
@@ -323,7 +334,8 @@ static enum MHD_Result relay_reply_certs(struct relay_http *h,
 static enum MHD_Result relay_reply(struct relay_http *h, struct relay_slot *s)
 {
     if (s->call.result != RELAY_CALL_OK) {
-        /* Link trouble is logged once by the link, not per request. */
+        /* Link trouble is logged once by the link, audit trouble by the
+         * audit store, not per request. */
         relay_log(RELAY_LOG_DEBUG, "request failed: %s",
                   relay_call_result_str(s->call.result));
         return relay_queue_canned(h, s->conn, RELAY_CANNED_UNAVAILABLE);
@@ -661,6 +673,8 @@ struct relay_http *relay_http_start(const struct relay_http_config *cfg)
     if (h == NULL)
         goto oom;
     h->link = cfg->link;
+    h->feed = cfg->feed;
+    h->audit = cfg->audit;
     h->max_body = cfg->max_body;
     h->module_timeout_ms = cfg->module_timeout_ms;
     pthread_mutex_init(&h->pool_mu, NULL);

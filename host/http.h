@@ -5,7 +5,9 @@
  *            -> 200 application/timestamp-reply, DER TimeStampResp
  *            -> 400 with the module's badDataFormat TimeStampResp when the
  *               module flags the body as no TimeStampReq at all
- *   GET /            service page (text/html) from the module's STATUS
+ *   GET /            service page (text/html) from the module's STATUS,
+ *                    the time feed's report (time_feed.h) and the audit
+ *                    store's (audit_store.h)
  *   GET /tsa.crt     TSU certificate, DER (application/pkix-cert)
  *   GET /chain.pem   TSU certificate and issuer, PEM
  *                    (application/x-pem-file)
@@ -14,7 +16,9 @@
  * module is asked: no Content-Length (including chunked bodies) 411, a
  * declared length over the limit 413 (before any body is read), another
  * media type 415, an empty body 400. Module unreachable, slow or
- * answering with a failed frame: 500. Other methods: 405 with Allow.
+ * answering with a failed frame: 500. An answer whose audit records could
+ * not be stored durably is withheld: 500 (audit_store.h). Other methods:
+ * 405 with Allow.
  *
  * The relay never looks inside the request or the token: the module alone
  * decides what a TimeStampResp says.
@@ -34,8 +38,10 @@
 
 #include <stdint.h>
 
+#include "audit_store.h"
 #include "loop.h"
 #include "module_link.h"
+#include "time_feed.h"
 
 struct relay_http_config {
     int listen_fd;            /* bound and listening; MHD takes it over */
@@ -46,6 +52,8 @@ struct relay_http_config {
     uint32_t max_body;        /* <= SELLO_PAYLOAD_MAX */
     unsigned module_timeout_ms;
     struct relay_link *link;
+    struct relay_feed *feed; /* shown on the service page; NULL: off */
+    struct relay_audit *audit; /* shown on the service page */
 };
 
 struct relay_http;

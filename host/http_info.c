@@ -2,6 +2,7 @@
 #include "http_info.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,9 @@
 #include <bearssl.h>
 #include <sello/abi.h>
 
+#include "audit_store.h"
 #include "oidx.h"
+#include "time_feed.h"
 
 /* ---- a growing text buffer with a sticky failure ----------------------- */
 
@@ -83,10 +86,13 @@ static void relay_text_html(struct relay_text *t, const uint8_t *s, size_t n)
 
 /* ---- the STATUS reply --------------------------------------------------- */
 
+/* The highest STATUS item type this page knows. */
+#define RELAY_ST_MAX SELLO_ST_AUDIT_KEY
+
 /* The STATUS items by type; the last occurrence wins. */
 struct relay_status_items {
-    const uint8_t *v[SELLO_ST_SIG_HASH + 1];
-    size_t len[SELLO_ST_SIG_HASH + 1];
+    const uint8_t *v[RELAY_ST_MAX + 1];
+    size_t len[RELAY_ST_MAX + 1];
     bool truncated;
 };
 
@@ -101,7 +107,7 @@ static void relay_status_collect(const uint8_t *tlv, size_t tlv_len,
     int rc;
     while ((rc = sello_tlv_next(&r, &type, &v, &len)) == 1) {
         /* Newer firmware may add items; this page shows those it knows. */
-        if (type <= SELLO_ST_SIG_HASH) {
+        if (type <= RELAY_ST_MAX) {
             it->v[type] = v;
             it->len[type] = len;
         }
@@ -222,29 +228,232 @@ static void relay_row_state(struct relay_text *t,
     relay_row_end(t);
 }
 
+/* "2025-03-01T12:00:00.123Z" */
+static void relay_text_utc_ms(struct relay_text *t, uint64_t ms)
+{
+    time_t secs = (time_t)(ms / 1000u);
+    struct tm tm;
+    if (gmtime_r(&secs, &tm) == NULL) {
+        relay_text_printf(t, "(%llu ms)", (unsigned long long)ms);
+        return;
+    }
+    relay_text_printf(t, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ",
+                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                      tm.tm_hour, tm.tm_min, tm.tm_sec,
+                      (unsigned)(ms % 1000u));
+}
+
+/* "3 h 02 min 05 s" */
+static void relay_text_duration_s(struct relay_text *t, uint64_t s)
+{
+    if (s >= 86400u)
+        relay_text_printf(t, "%llu d %02u h %02u min",
+                          (unsigned long long)(s / 86400u),
+                          (unsigned)(s % 86400u / 3600u),
+                          (unsigned)(s % 3600u / 60u));
+    else if (s >= 3600u)
+        relay_text_printf(t, "%u h %02u min %02u s", (unsigned)(s / 3600u),
+                          (unsigned)(s % 3600u / 60u), (unsigned)(s % 60u));
+    else if (s >= 60u)
+        relay_text_printf(t, "%u min %02u s", (unsigned)(s / 60u),
+                          (unsigned)(s % 60u));
+    else
+        relay_text_printf(t, "%u s", (unsigned)s);
+}
+
+static void relay_text_us(struct relay_text *t, int64_t us, bool sign)
+{
+    char buf[40];
+    relay_text_printf(t, "%s", relay_fmt_us(buf, sizeof buf, us, sign));
+}
+
 static void relay_row_clock(struct relay_text *t,
                             const struct relay_status_items *it)
 {
-    uint8_t v;
+    uint8_t v, why;
     uint64_t ms;
     relay_row_begin(t, "Clock");
     if (!relay_item_u8(it, SELLO_ST_CLOCK, &v)) {
         relay_text_printf(t, "%s", relay_item_missing(it, SELLO_ST_CLOCK));
-    } else if (v != SELLO_CLOCK_SET) {
-        relay_text_printf(t, "not set: no time stamps can be issued");
-    } else if (relay_item_u64(it, SELLO_ST_UTC_MS, &ms)) {
-        time_t secs = (time_t)(ms / 1000u);
-        struct tm tm;
-        gmtime_r(&secs, &tm);
-        relay_text_printf(t,
-                          "set; module time %04d-%02d-%02dT%02d:%02d:%02d."
-                          "%03uZ",
-                          tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                          tm.tm_hour, tm.tm_min, tm.tm_sec,
-                          (unsigned)(ms % 1000u));
-    } else {
-        relay_text_printf(t, "set");
+        relay_row_end(t);
+        return;
     }
+    bool have_why = relay_item_u8(it, SELLO_ST_CLOCK_WHY, &why);
+    const char *why_text = have_why ? relay_clock_why_str(why) : NULL;
+    switch (v) {
+    case SELLO_CLOCK_SYNCHRONISED:
+        relay_text_printf(t, "synchronised");
+        break;
+    case SELLO_CLOCK_UNSYNCHRONISED:
+        relay_text_printf(t, "unsynchronised");
+        if (why_text != NULL)
+            relay_text_printf(t, ": %s", why_text);
+        else if (have_why)
+            relay_text_printf(t, " (reason %u)", why);
+        relay_text_printf(t, "; no time stamps are issued until it is "
+                             "synchronised again");
+        break;
+    case SELLO_CLOCK_UNCALIBRATED:
+        relay_text_printf(t, "not calibrated: no time stamps can be issued "
+                             "until the custodians calibrate it");
+        break;
+    default:
+        relay_text_printf(t, "clock state %u", v);
+    }
+    if (relay_item_u64(it, SELLO_ST_UTC_MS, &ms)) {
+        relay_text_printf(t, "; module time ");
+        relay_text_utc_ms(t, ms);
+    }
+    relay_row_end(t);
+}
+
+/* The clock model's numbers (firmware/clock.h), when calibrated. */
+static void relay_rows_clock_model(struct relay_text *t,
+                                   const struct relay_status_items *it)
+{
+    uint64_t u64, age;
+    uint32_t u32, slew;
+    if (it->v[SELLO_ST_CLOCK_ERROR_US] != NULL) {
+        relay_row_begin(t, "Clock error bound");
+        if (relay_item_u64(it, SELLO_ST_CLOCK_ERROR_US, &u64)) {
+            relay_text_printf(t, "&plusmn; ");
+            relay_text_us(t, u64 > INT64_MAX ? INT64_MAX : (int64_t)u64,
+                          false);
+        } else {
+            relay_text_printf(t, "(malformed)");
+        }
+        relay_row_end(t);
+    }
+    if (it->v[SELLO_ST_CLOCK_ERROR_US] != NULL ||
+        it->v[SELLO_ST_OBS_AGE_MS] != NULL) {
+        relay_row_begin(t, "Last time observation");
+        if (it->v[SELLO_ST_OBS_AGE_MS] == NULL) {
+            relay_text_printf(t, "none since the clock was calibrated");
+        } else if (relay_item_u64(it, SELLO_ST_OBS_AGE_MS, &age)) {
+            relay_text_printf(t, "%llu.%03u s ago",
+                              (unsigned long long)(age / 1000u),
+                              (unsigned)(age % 1000u));
+            if (relay_item_u64(it, SELLO_ST_OBS_OFFSET_US, &u64)) {
+                relay_text_printf(t, "; reference minus module time ");
+                relay_text_us(t, (int64_t)u64, true);
+            }
+        } else {
+            relay_text_printf(t, "(malformed)");
+        }
+        relay_row_end(t);
+    }
+    if (it->v[SELLO_ST_SYNC_LEFT_S] != NULL) {
+        relay_row_begin(t, "Synchronised without observations for");
+        if (relay_item_u32(it, SELLO_ST_SYNC_LEFT_S, &u32)) {
+            if (u32 == 0)
+                relay_text_printf(t, "no time: drift alone already exceeds "
+                                     "the accuracy");
+            else
+                relay_text_duration_s(t, u32);
+        } else {
+            relay_text_printf(t, "(malformed)");
+        }
+        relay_row_end(t);
+    }
+    const uint8_t *leap = it->v[SELLO_ST_LEAP_US];
+    if (leap != NULL) {
+        relay_row_begin(t, "Leap second announced");
+        if (it->len[SELLO_ST_LEAP_US] == 9 && (leap[8] == 1 || leap[8] == 2)) {
+            int64_t at = (int64_t)sello_get_be64(leap);
+            relay_text_printf(t, "%s before ",
+                              leap[8] == 1 ? "inserted" : "deleted");
+            relay_text_utc_ms(t, at < 0 ? 0 : (uint64_t)at / 1000u);
+            relay_text_printf(t, "; the clock pauses for the declared "
+                                 "accuracy either side of it");
+        } else {
+            relay_text_printf(t, "(malformed)");
+        }
+        relay_row_end(t);
+    }
+    if (relay_item_u32(it, SELLO_ST_DRIFT_PPM, &u32) &&
+        relay_item_u32(it, SELLO_ST_SLEW_PPM, &slew)) {
+        relay_row_begin(t, "Clock drift and slew");
+        relay_text_printf(t,
+                          "declared drift %u ppm; observations may move the "
+                          "clock by at most %u ppm",
+                          u32, slew);
+        relay_row_end(t);
+    }
+}
+
+/* This relay's time feed (time_feed.h). */
+static void relay_rows_feed(struct relay_text *t,
+                            const struct relay_feed_report *f)
+{
+    relay_row_begin(t, "Time feed (this relay)");
+    if (f == NULL) {
+        relay_text_printf(t, "off (--time-feed-interval-ms 0)");
+        relay_row_end(t);
+        return;
+    }
+    relay_text_printf(t, "an observation every %u.%03u s from %s",
+                      f->interval_ms / 1000u, f->interval_ms % 1000u,
+                      f->from_file
+                          ? "the test source file (--time-feed-source), "
+                            "or the kernel clock while it is absent"
+                          : "the kernel clock (CLOCK_REALTIME and its "
+                            "maxerror)");
+    relay_row_end(t);
+
+    relay_row_begin(t, "Host clock");
+    switch (f->host) {
+    case RELAY_FEED_HOST_SYNC:
+        relay_text_printf(t, "synchronised, error bound ");
+        relay_text_us(t, (int64_t)f->host_maxerror_us, false);
+        break;
+    case RELAY_FEED_HOST_UNSYNC:
+        relay_text_printf(t, "not synchronised: no observations are sent");
+        break;
+    case RELAY_FEED_HOST_FAILED:
+        relay_text_printf(t, "unreadable: no observations are sent (see the "
+                             "relay's log)");
+        break;
+    case RELAY_FEED_HOST_UNKNOWN:
+        relay_text_printf(t, "not read yet");
+        break;
+    }
+    relay_row_end(t);
+
+    relay_row_begin(t, "Last observation answer");
+    if (!f->have_answer) {
+        relay_text_printf(t, "none yet");
+    } else if (f->code != SELLO_OK) {
+        relay_text_printf(t, "refused: %s", sello_status_name(f->code));
+    } else {
+        const char *v = relay_obs_verdict_str(f->verdict);
+        if (v != NULL)
+            relay_text_printf(t, "%s", v);
+        else
+            relay_text_printf(t, "verdict %u", f->verdict);
+        relay_text_printf(t, ", offset ");
+        relay_text_us(t, f->offset_us, true);
+        relay_text_printf(t, ", uncertainty ");
+        relay_text_us(t, f->uncertainty_us, false);
+    }
+    if (f->have_answer)
+        relay_text_printf(t, "; %llu.%03u s ago, round trip %llu us",
+                          (unsigned long long)(f->answer_age_ms / 1000u),
+                          (unsigned)(f->answer_age_ms % 1000u),
+                          (unsigned long long)f->rtt_us);
+    relay_row_end(t);
+
+    relay_row_begin(t, "Observations");
+    relay_text_printf(t,
+                      "<span class=\"metrics\">sent %llu: accepted %llu, "
+                      "disagreed %llu, useless %llu, refused %llu; lost "
+                      "%llu; intervals without one %llu</span>",
+                      (unsigned long long)f->sent,
+                      (unsigned long long)f->accepted,
+                      (unsigned long long)f->disagreed,
+                      (unsigned long long)f->useless,
+                      (unsigned long long)f->refused,
+                      (unsigned long long)f->failed,
+                      (unsigned long long)f->skipped);
     relay_row_end(t);
 }
 
@@ -348,6 +557,100 @@ static void relay_row_u64(struct relay_text *t,
     relay_row_end(t);
 }
 
+static void relay_text_hex(struct relay_text *t, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        relay_text_printf(t, "%02x", p[i]);
+}
+
+/* This relay's audit log (audit_store.h) and the module's side of it. The
+ * numbers are in spans with ids, for scripts. */
+static void relay_rows_audit(struct relay_text *t,
+                             const struct relay_status_items *it,
+                             const struct relay_audit_report *a)
+{
+    if (a == NULL)
+        return;
+    relay_row_begin(t, "Audit log (this relay)");
+    relay_text_html(t, (const uint8_t *)a->path, strlen(a->path));
+    if (a->any) {
+        relay_text_printf(t,
+                          ": %llu record(s); the last stored is record "
+                          "<span id=\"audit-log-seq\">%llu</span>, SHA-256 "
+                          "<span id=\"audit-log-hash\">",
+                          (unsigned long long)a->log_records,
+                          (unsigned long long)a->last_seq);
+        relay_text_hex(t, a->last_hash, 32);
+        relay_text_printf(t, "</span>");
+    } else {
+        relay_text_printf(t, ": empty");
+    }
+    relay_text_printf(t,
+                      "; <span id=\"audit-log-stored\">%llu</span> "
+                      "record(s) stored since the relay started",
+                      (unsigned long long)a->stored);
+    if (a->acked_seq > 0)
+        relay_text_printf(t,
+                          "; acknowledged to the module up to record "
+                          "<span id=\"audit-acked-seq\">%llu</span>",
+                          (unsigned long long)a->acked_seq);
+    if (a->catching_up)
+        relay_text_printf(t, "; catching up with the module (AUDIT_READ)");
+    if (a->failing)
+        relay_text_printf(t,
+                          "; <strong>storing records fails</strong> (%llu "
+                          "failed batch(es)): tokens are withheld and the "
+                          "module stops issuing when its buffer is full; "
+                          "see the relay's log",
+                          (unsigned long long)a->failures);
+    else if (a->failures > 0)
+        relay_text_printf(t, "; %llu failed batch(es) earlier",
+                          (unsigned long long)a->failures);
+    relay_row_end(t);
+
+    uint64_t seq;
+    uint32_t pending;
+    relay_row_begin(t, "Module audit chain");
+    if (!relay_item_u64(it, SELLO_ST_AUDIT_SEQ, &seq)) {
+        relay_text_printf(t, "%s", relay_item_missing(it, SELLO_ST_AUDIT_SEQ));
+        relay_row_end(t);
+        return;
+    }
+    relay_text_printf(t,
+                      "last record <span id=\"audit-module-seq\">%llu"
+                      "</span>",
+                      (unsigned long long)seq);
+    if (relay_item_u32(it, SELLO_ST_AUDIT_PENDING, &pending))
+        relay_text_printf(t,
+                          "; <span id=\"audit-module-pending\">%u</span> "
+                          "octets of records not yet acknowledged",
+                          pending);
+    const uint8_t *head = it->v[SELLO_ST_AUDIT_HEAD];
+    bool head_ok = head != NULL && it->len[SELLO_ST_AUDIT_HEAD] == 32;
+    relay_text_printf(t, "; <span id=\"audit-agree\">");
+    if (!a->any) {
+        relay_text_printf(t, "the log is empty");
+    } else if (a->last_seq == seq &&
+               (!head_ok || memcmp(head, a->last_hash, 32) == 0)) {
+        relay_text_printf(t, "the log agrees: it ends at the module's last "
+                             "record");
+    } else if (a->last_seq == seq) {
+        relay_text_printf(t, "the log disagrees: its last record is not "
+                             "the module's (reset, or rolled back)");
+    } else if (a->last_seq < seq) {
+        relay_text_printf(t, "the log disagrees: %llu record(s) behind",
+                          (unsigned long long)(seq - a->last_seq));
+    } else {
+        relay_text_printf(t,
+                          "the log disagrees: %llu record(s) ahead of this "
+                          "STATUS answer (made since, or the module was "
+                          "reset)",
+                          (unsigned long long)(a->last_seq - seq));
+    }
+    relay_text_printf(t, "</span>");
+    relay_row_end(t);
+}
+
 static void relay_row_firmware(struct relay_text *t,
                                const struct relay_status_items *it)
 {
@@ -360,7 +663,9 @@ static void relay_row_firmware(struct relay_text *t,
     relay_row_end(t);
 }
 
-char *relay_info_page(const uint8_t *tlv, size_t tlv_len, size_t *len)
+char *relay_info_page(const uint8_t *tlv, size_t tlv_len,
+                      const struct relay_feed_report *feed,
+                      const struct relay_audit_report *audit, size_t *len)
 {
     struct relay_status_items it;
     struct relay_text t = {0};
@@ -383,6 +688,8 @@ char *relay_info_page(const uint8_t *tlv, size_t tlv_len, size_t *len)
         "<table>\n");
     relay_row_state(&t, &it);
     relay_row_clock(&t, &it);
+    relay_rows_clock_model(&t, &it);
+    relay_rows_feed(&t, feed);
     relay_row_policy(&t, &it);
     relay_row_hashes(&t, &it);
     relay_row_accuracy(&t, &it);
@@ -390,6 +697,7 @@ char *relay_info_page(const uint8_t *tlv, size_t tlv_len, size_t *len)
     relay_row_flag(&t, &it, "Qualified (EN 319 422) tokens",
                    SELLO_ST_QUALIFIED);
     relay_row_u64(&t, &it, "Tokens issued since start", SELLO_ST_TOKENS);
+    relay_rows_audit(&t, &it, audit);
     relay_row_firmware(&t, &it);
     relay_text_printf(
         &t,

@@ -15,13 +15,20 @@ struct relay_span {
     size_t len;
 };
 
+struct relay_feed_report;
+struct relay_audit_report;
+
 /*
  * Renders the HTML service page from a STATUS reply (a TLV list of
  * SELLO_ST_*; unknown and malformed items are shown as such, never
- * trusted). Returns a malloc'd page of *len octets, or NULL when out of
+ * trusted), the relay's time feed report (NULL: the feed is off) and its
+ * audit store's report (NULL: none), compared with the module's audit
+ * chain. Returns a malloc'd page of *len octets, or NULL when out of
  * memory.
  */
-char *relay_info_page(const uint8_t *tlv, size_t tlv_len, size_t *len);
+char *relay_info_page(const uint8_t *tlv, size_t tlv_len,
+                      const struct relay_feed_report *feed,
+                      const struct relay_audit_report *audit, size_t *len);
 
 /*
  * Splits a GET_CERTS payload: the TSU certificate, then optionally its

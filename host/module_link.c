@@ -67,6 +67,7 @@ struct relay_link {
     struct relay_addr addr;
     uint64_t send_timeout_ns;
     struct relay_loop *loop;
+    struct relay_link_sink sink; /* frame NULL: none */
 
     /* Guards everything down to the loop-only part: submitters on other
      * threads (admin clients, further HTTP loops) queue under it. Never
@@ -123,6 +124,8 @@ const char *relay_call_result_str(enum relay_call_result r)
         return "too many module calls in flight";
     case RELAY_CALL_TIMEOUT:
         return "module did not answer in time";
+    case RELAY_CALL_AUDIT_FAILED:
+        return "the audit records of the answer could not be stored";
     }
     return "?";
 }
@@ -312,6 +315,33 @@ static void relay_link_up(struct relay_link *link)
     relay_log(RELAY_LOG_INFO, "module link up: %s%s", link->addr.text,
               link->piped ? " (frames over pipes)" : "");
     link->complained = false;
+    if (link->sink.up != NULL)
+        link->sink.up(link->sink.arg, link);
+}
+
+bool relay_link_is_up(const struct relay_link *link)
+{
+    return link->state == RELAY_LINK_UP;
+}
+
+/* Completes `call` (NULL: nobody waits) with the frame `h`, payload. */
+static void relay_link_complete(struct relay_link *link,
+                                struct relay_call *call,
+                                const sello_frame_header *h,
+                                const uint8_t *payload)
+{
+    if (link->sink.frame != NULL) {
+        link->sink.frame(link->sink.arg, call, h, payload);
+        return;
+    }
+    if (call == NULL)
+        return;
+    memcpy(call->resp, payload, h->length);
+    call->resp_len = h->length;
+    call->code = h->code;
+    call->flags = h->flags;
+    call->result = RELAY_CALL_OK;
+    call->done(call);
 }
 
 /*
@@ -425,6 +455,9 @@ static void relay_link_settle(struct relay_link *link, struct relay_chan *c)
         relay_link_connect_failed(link, EPROTO);
         return;
     }
+    /* Nobody waits for this STATUS, but its answer may carry audit
+     * records all the same. */
+    relay_link_complete(link, NULL, &h, link->rx + SELLO_FRAME_HEADER_LEN);
     link->rx_have = 0;
     if (c == &link->ans) {
         link->piped = true;
@@ -469,14 +502,9 @@ static const char *relay_link_deliver(struct relay_link *link)
             link->live--;
         pthread_mutex_unlock(&link->mu);
 
-        if (call != NULL) {
-            memcpy(call->resp, buf + off + SELLO_FRAME_HEADER_LEN, h.length);
-            call->resp_len = h.length;
-            call->code = h.code;
-            call->flags = h.flags;
-            call->result = RELAY_CALL_OK;
-            call->done(call);
-        }
+        /* An expired call's late answer still goes to the sink: the audit
+         * records it may carry are real. */
+        relay_link_complete(link, call, &h, buf + off + SELLO_FRAME_HEADER_LEN);
         off += need;
     }
     link->rx_have = have - off;
@@ -739,7 +767,8 @@ static void relay_link_wait_up(struct relay_link *link, uint64_t until)
 struct relay_link *relay_link_start(struct relay_loop *loop,
                                     const struct relay_addr *module,
                                     unsigned max_calls,
-                                    unsigned send_timeout_ms)
+                                    unsigned send_timeout_ms,
+                                    const struct relay_link_sink *sink)
 {
     uint32_t size = 1;
     while (size < max_calls)
@@ -756,6 +785,8 @@ struct relay_link *relay_link_start(struct relay_loop *loop,
         return NULL;
     }
     link->addr = *module;
+    if (sink != NULL)
+        link->sink = *sink;
     link->send_timeout_ns = (uint64_t)send_timeout_ms * 1000000u;
     link->loop = loop;
     struct relay_chan *chans[] = {&link->sock, &link->ans, &link->req};

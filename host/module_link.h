@@ -26,10 +26,17 @@
  *
  * Every completion runs on the loop's thread: callbacks must be short and
  * must not block (the HTTP side only resumes a suspended connection).
+ *
+ * Every response frame passes through the link's sink, when it has one
+ * (the audit store, audit_store.h), which completes the call: the module's
+ * audit records are split off and stored durably before any caller sees
+ * the rest, so a completed call holds the operation's own payload only,
+ * never SELLO_RESP_FLAG_AUDIT.
  */
 #ifndef RELAY_MODULE_LINK_H
 #define RELAY_MODULE_LINK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <sello/abi.h>
@@ -44,6 +51,8 @@ enum relay_call_result {
     RELAY_CALL_LINK_DOWN, /* not connected, stopping, or the link broke */
     RELAY_CALL_BUSY,      /* too many calls in flight */
     RELAY_CALL_TIMEOUT,   /* no answer within the call's timeout */
+    RELAY_CALL_AUDIT_FAILED, /* answered, but the audit records it
+                                carried could not be stored: withheld */
 };
 
 struct relay_call {
@@ -66,11 +75,33 @@ struct relay_call {
     uint8_t flags; /* SELLO_RESP_FLAG_* */
     uint32_t resp_len;
 
-    /* Private to the link. */
+    /* Private to the link, and to its sink once it has the call. */
     struct relay_call *link_next;
 };
 
 struct relay_link;
+
+/*
+ * Where response frames go (audit_store.h). Both run on the link's loop
+ * thread and may submit calls.
+ */
+struct relay_link_sink {
+    /*
+     * Every response frame, in the order the module sent them. `call` is
+     * its call, or NULL when nobody waits for the answer (an expired
+     * call's late answer, the link's own handshake STATUS); payload[0..
+     * h->length) is valid during this call only. The sink completes a
+     * non-NULL call - sets result, code, flags, resp and resp_len and
+     * runs done() - at once or later, but on this thread and exactly
+     * once.
+     */
+    void (*frame)(void *arg, struct relay_call *call,
+                  const sello_frame_header *h, const uint8_t *payload);
+    /* The link is up on a new connection; nothing has been sent on it
+     * yet, so a call submitted now is the module's first. */
+    void (*up)(void *arg, struct relay_link *link);
+    void *arg;
+};
 
 /*
  * Creates the link for the module at `module`, served by `loop`. At most
@@ -79,11 +110,17 @@ struct relay_link;
  * after which an unanswered expired call declares the module wedged.
  * Returns NULL after logging why. The first connection is made by the
  * loop: calls submitted before it is up fail with RELAY_CALL_LINK_DOWN.
+ * `sink` (copied; NULL: none) sees every response frame; without one,
+ * calls complete with the frame's payload as it is.
  */
 struct relay_link *relay_link_start(struct relay_loop *loop,
                                     const struct relay_addr *module,
                                     unsigned max_calls,
-                                    unsigned send_timeout_ms);
+                                    unsigned send_timeout_ms,
+                                    const struct relay_link_sink *sink);
+
+/* True while the link is connected and takes calls. The loop's thread. */
+bool relay_link_is_up(const struct relay_link *link);
 
 /*
  * Queues `call` as one frame. Returns RELAY_CALL_OK when the frame is on

@@ -1,11 +1,15 @@
 /*
  * sello-relayd: the host relay between RFC 3161 clients and the Sello
  * module. Options, start-up order and shutdown; the work is done in
- * http.c (public HTTP), admin.c (local admin socket) and module_link.c
- * (the one pipelined connection to the module).
+ * http.c (public HTTP), admin.c (local admin socket), module_link.c
+ * (the one pipelined connection to the module), audit_store.c (the
+ * durable log of the module's audit records, which every answer passes
+ * through) and time_feed.c (the host time observations sent over that
+ * connection).
  *
  * Threads: the main thread runs the first event loop (loop.h): the first
- * HTTP daemon, the module link and the stop signals, so that a token
+ * HTTP daemon, the module link, the audit store, the time feed and the
+ * stop signals, so that a token
  * crosses no thread inside the relay. --threads N adds N-1 loops with a
  * daemon each, whose module calls go through the first loop. With --admin,
  * an acceptor plus one thread per admin client, whose calls do the same.
@@ -29,11 +33,13 @@
 #include <sello/abi.h>
 
 #include "admin.h"
+#include "audit_store.h"
 #include "http.h"
 #include "log.h"
 #include "loop.h"
 #include "module_link.h"
 #include "net.h"
+#include "time_feed.h"
 
 /* How long a shutdown waits for calls already with the module, so that
  * tokens the module has issued still reach their clients. */
@@ -44,6 +50,9 @@ struct relay_options {
     const char *module;
     const char *admin;
     const char *pidfile;
+    const char *audit_log;
+    const char *time_feed_source;
+    unsigned time_feed_interval_ms; /* 0: no feed */
     unsigned max_body;
     unsigned module_timeout_ms;
     unsigned admin_timeout_ms;
@@ -57,14 +66,38 @@ static void relay_usage(FILE *out)
 {
     fprintf(
         out,
-        "Usage: sello-relayd --module ADDR [options]\n"
+        "Usage: sello-relayd --module ADDR --audit-log PATH [options]\n"
         "\n"
         "Relays RFC 3161 time-stamp requests from HTTP clients to the Sello\n"
-        "module, and module ABI frames from the local admin socket.\n"
+        "module, and module ABI frames from the local admin socket, and\n"
+        "keeps the module's audit records.\n"
         "\n"
         "  --module ADDR            the module: unix:PATH (sello-sim) or\n"
         "                           tcp:HOST:PORT (a board behind a TCP\n"
         "                           bridge); required\n"
+        "  --audit-log PATH         the durable store of the module's audit\n"
+        "                           records; required. An append-only file\n"
+        "                           (created with mode 0600, locked against a\n"
+        "                           second relay) of the raw records exactly\n"
+        "                           as the module sent them, in sequence\n"
+        "                           order, for 'sello audit verify'. A record\n"
+        "                           left incomplete by a crash is cut off at\n"
+        "                           start. Group commit: the records of all\n"
+        "                           answers that arrive in one turn of the\n"
+        "                           event loop are written, then one\n"
+        "                           fdatasync(), and only then are those\n"
+        "                           answers released (tokens sent, admin\n"
+        "                           frames forwarded without their records)\n"
+        "                           and the records acknowledged to the\n"
+        "                           module (AUDIT_ACK). If the write or the\n"
+        "                           fdatasync() fails, those answers are\n"
+        "                           withheld (HTTP 500) and nothing is\n"
+        "                           acknowledged: the module keeps the\n"
+        "                           records and stops issuing when its\n"
+        "                           buffer is full. Records the relay missed\n"
+        "                           are read back from the module\n"
+        "                           (AUDIT_READ), also at every connection\n"
+        "                           and before serving\n"
         "  --listen HOST:PORT       HTTP address, [v6]:PORT for IPv6\n"
         "                           (default 127.0.0.1:3161)\n"
         "  --admin PATH             create the admin socket at PATH (mode\n"
@@ -82,6 +115,30 @@ static void relay_usage(FILE *out)
         "                           1024)\n"
         "  --idle-timeout S         close idle keep-alive connections after\n"
         "                           S seconds (default 60; 0 = never)\n"
+        "  --time-feed-interval-ms N\n"
+        "                           send the module a time observation every\n"
+        "                           N ms (default %u; 0 = no feed): the\n"
+        "                           host's CLOCK_REALTIME, with the kernel's\n"
+        "                           error bound (ntp_adjtime maxerror, kept\n"
+        "                           by chrony, ntpd or a PTP daemon) plus the\n"
+        "                           time the reading took as its uncertainty.\n"
+        "                           Nothing is sent while the kernel reports\n"
+        "                           itself unsynchronised (STA_UNSYNC): the\n"
+        "                           module then keeps time alone until its\n"
+        "                           drift could exceed its accuracy\n"
+        "  --time-feed-source FILE  test and diagnostic option: each\n"
+        "                           observation reads FILE, one line\n"
+        "                           \"OFFSET_US UNCERTAINTY_US SYNC\" (e.g.\n"
+        "                           \"1500000 2000 1\": host time + 1.5 s,\n"
+        "                           2 ms uncertainty; SYNC 0: as if the\n"
+        "                           kernel were unsynchronised), instead of\n"
+        "                           the kernel's verdict; a missing FILE\n"
+        "                           means the kernel, an invalid one no\n"
+        "                           observation. It only changes what this\n"
+        "                           untrusted host reports, as a compromised\n"
+        "                           host could anyway: the module still\n"
+        "                           checks every observation against its own\n"
+        "                           clock, accuracy and slew limit\n"
         "  --log-level LEVEL        error, warn, info or debug (default info)\n"
         "  --pidfile PATH           write the process id to PATH\n"
         "  --help                   this text\n"
@@ -90,10 +147,11 @@ static void relay_usage(FILE *out)
         "DER TimeStampReq -> 200 application/timestamp-reply. 400 empty body\n"
         "or a body the module finds no TimeStampReq (with its badDataFormat\n"
         "reply), 411 no Content-Length, 413 body over --max-body, 415 other\n"
-        "content type, 500 module unavailable. GET / describes the service;\n"
+        "content type, 500 module unavailable or the token's audit record\n"
+        "not stored. GET / describes the service and the audit log;\n"
         "GET /tsa.crt and /chain.pem serve the certificates.\n"
         "SIGINT or SIGTERM stops the relay cleanly.\n",
-        SELLO_PAYLOAD_MAX);
+        SELLO_PAYLOAD_MAX, RELAY_FEED_INTERVAL_DEFAULT_MS);
 }
 
 /* Parses a decimal option value in [min, max]. */
@@ -122,6 +180,7 @@ static int relay_parse_options(int argc, char **argv,
         OPT_MODULE,
         OPT_ADMIN,
         OPT_PIDFILE,
+        OPT_AUDIT_LOG,
         OPT_MAX_BODY,
         OPT_MODULE_TIMEOUT,
         OPT_ADMIN_TIMEOUT,
@@ -129,6 +188,8 @@ static int relay_parse_options(int argc, char **argv,
         OPT_MAX_CONNECTIONS,
         OPT_IDLE_TIMEOUT,
         OPT_LOG_LEVEL,
+        OPT_TIME_FEED_INTERVAL,
+        OPT_TIME_FEED_SOURCE,
         OPT_HELP,
     };
     static const struct option longopts[] = {
@@ -136,6 +197,7 @@ static int relay_parse_options(int argc, char **argv,
         {"module", required_argument, NULL, OPT_MODULE},
         {"admin", required_argument, NULL, OPT_ADMIN},
         {"pidfile", required_argument, NULL, OPT_PIDFILE},
+        {"audit-log", required_argument, NULL, OPT_AUDIT_LOG},
         {"max-body", required_argument, NULL, OPT_MAX_BODY},
         {"module-timeout-ms", required_argument, NULL, OPT_MODULE_TIMEOUT},
         {"admin-timeout-ms", required_argument, NULL, OPT_ADMIN_TIMEOUT},
@@ -143,6 +205,9 @@ static int relay_parse_options(int argc, char **argv,
         {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
         {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"time-feed-interval-ms", required_argument, NULL,
+         OPT_TIME_FEED_INTERVAL},
+        {"time-feed-source", required_argument, NULL, OPT_TIME_FEED_SOURCE},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -155,6 +220,7 @@ static int relay_parse_options(int argc, char **argv,
         .threads = 1,
         .max_connections = 1024,
         .idle_timeout_s = 60,
+        .time_feed_interval_ms = RELAY_FEED_INTERVAL_DEFAULT_MS,
         .log_level = RELAY_LOG_INFO,
     };
     int c;
@@ -172,6 +238,13 @@ static int relay_parse_options(int argc, char **argv,
             break;
         case OPT_PIDFILE:
             o->pidfile = optarg;
+            break;
+        case OPT_AUDIT_LOG:
+            if (optarg[0] == '\0') {
+                relay_log(RELAY_LOG_ERROR, "--audit-log wants a file name");
+                ok = false;
+            }
+            o->audit_log = optarg;
             break;
         case OPT_MAX_BODY:
             ok = relay_parse_uint("max-body", optarg, 1, SELLO_PAYLOAD_MAX,
@@ -196,6 +269,18 @@ static int relay_parse_options(int argc, char **argv,
             ok = relay_parse_uint("idle-timeout", optarg, 0, 86400,
                                   &o->idle_timeout_s);
             break;
+        case OPT_TIME_FEED_INTERVAL:
+            ok = relay_parse_uint("time-feed-interval-ms", optarg, 0,
+                                  3600000, &o->time_feed_interval_ms);
+            break;
+        case OPT_TIME_FEED_SOURCE:
+            if (optarg[0] == '\0') {
+                relay_log(RELAY_LOG_ERROR,
+                          "--time-feed-source wants a file name");
+                ok = false;
+            }
+            o->time_feed_source = optarg;
+            break;
         case OPT_LOG_LEVEL:
             ok = relay_log_parse_level(optarg, &o->log_level);
             if (!ok)
@@ -215,6 +300,21 @@ static int relay_parse_options(int argc, char **argv,
     }
     if (ok && o->module == NULL) {
         relay_log(RELAY_LOG_ERROR, "--module is required");
+        ok = false;
+    }
+    if (ok && o->time_feed_source != NULL && o->time_feed_interval_ms == 0) {
+        relay_log(RELAY_LOG_ERROR,
+                  "--time-feed-source needs the time feed "
+                  "(--time-feed-interval-ms above 0)");
+        ok = false;
+    }
+    /* Last, so that a mistake in the options given is named first. */
+    if (ok && o->audit_log == NULL) {
+        relay_log(RELAY_LOG_ERROR,
+                  "--audit-log is required: the relay is the durable store "
+                  "of the module's audit records, and serves no token "
+                  "whose record it has not stored (the module stops "
+                  "issuing when nobody stores them)");
         ok = false;
     }
     if (!ok) {
@@ -301,6 +401,7 @@ static void relay_signal_ready(struct relay_watch *w, uint32_t events)
  * and no new call is taken. */
 static void relay_main_loop(struct relay_loop *loop, struct relay_http *http,
                             struct relay_link *link,
+                            struct relay_audit *audit, struct relay_feed *feed,
                             struct relay_signals *sg,
                             struct relay_worker *workers, unsigned n_workers)
 {
@@ -310,6 +411,7 @@ static void relay_main_loop(struct relay_loop *loop, struct relay_http *http,
         uint64_t now = relay_now_ns();
         int t = relay_timeout_min(relay_http_prepare(http, 0, now),
                                   relay_link_timeout_ms(link, now));
+        t = relay_timeout_min(t, relay_feed_timeout_ms(feed, now));
         if (draining)
             t = relay_timeout_min(t, relay_timeout_until(now, drain_until));
         relay_loop_turn(loop, t);
@@ -321,17 +423,24 @@ static void relay_main_loop(struct relay_loop *loop, struct relay_http *http,
                 atomic_store(&workers[i].phase, RELAY_QUIESCE);
                 relay_loop_wake(workers[i].loop);
             }
+            relay_feed_stop(feed);
             relay_link_refuse(link);
             draining = true;
             drain_until = now + (uint64_t)RELAY_DRAIN_MS * 1000000u;
         }
-        /* Order matters: completions and expiries resume connections,
-         * MHD answers them and reads new requests, and the frames of
-         * those go to the module together. */
+        /* Order matters: expiries fail calls; the turn's audit records
+         * are made durable, which releases the answers that carried them
+         * (resuming their connections); MHD answers those and reads new
+         * requests; and the frames of those (with the turn's AUDIT_ACK
+         * and a due time observation) go to the module together. */
         relay_link_run(link, now);
+        relay_audit_run(audit);
         relay_http_run(http, 0, now);
+        relay_feed_run(feed, now);
         relay_link_flush(link);
-        if (draining && (relay_link_live(link) == 0 || now >= drain_until))
+        if (draining && ((relay_link_live(link) == 0 &&
+                          !relay_audit_busy(audit)) ||
+                         now >= drain_until))
             return;
     }
 }
@@ -363,6 +472,8 @@ int main(int argc, char **argv)
     struct relay_loop **loops = calloc(o.threads, sizeof *loops);
     struct relay_signals sg = {.fd = -1, .watch.ready = relay_signal_ready};
     struct relay_link *link = NULL;
+    struct relay_audit *audit = NULL;
+    struct relay_feed *feed = NULL;
     struct relay_admin *admin = NULL;
     struct relay_http *http = NULL;
     bool pidfile_written = false;
@@ -391,10 +502,23 @@ int main(int argc, char **argv)
      * calls keep their place until the module answers them; twice that
      * leaves room before submissions are refused as busy. */
     unsigned max_calls = 2 * (o.max_connections + RELAY_ADMIN_MAX_CLIENTS);
+    audit = relay_audit_open(o.audit_log, o.module_timeout_ms);
+    if (audit == NULL)
+        goto out;
+    struct relay_link_sink sink;
+    relay_audit_sink(audit, &sink);
     link = relay_link_start(loops[0], &module_addr, max_calls,
-                            o.module_timeout_ms);
+                            o.module_timeout_ms, &sink);
     if (link == NULL)
         goto out;
+    /* Before serving: what the module made while no relay stored it. */
+    relay_audit_catch_up(audit, loops[0], link, o.module_timeout_ms);
+    if (o.time_feed_interval_ms > 0) {
+        feed = relay_feed_start(link, o.time_feed_interval_ms,
+                                o.time_feed_source, o.module_timeout_ms);
+        if (feed == NULL)
+            goto out;
+    }
     if (o.admin != NULL) {
         admin = relay_admin_start(o.admin, link, o.admin_timeout_ms);
         if (admin == NULL)
@@ -409,6 +533,8 @@ int main(int argc, char **argv)
         .max_body = o.max_body,
         .module_timeout_ms = o.module_timeout_ms,
         .link = link,
+        .feed = feed,
+        .audit = audit,
     };
     http = relay_http_start(&hc);
     if (http == NULL)
@@ -430,12 +556,25 @@ int main(int argc, char **argv)
         if (!pidfile_written)
             goto out;
     }
+    char feed_text[PATH_MAX + 96];
+    if (feed == NULL)
+        snprintf(feed_text, sizeof feed_text, "off");
+    else if (o.time_feed_source != NULL)
+        snprintf(feed_text, sizeof feed_text,
+                 "every %u ms from test source %s (kernel when absent)",
+                 o.time_feed_interval_ms, o.time_feed_source);
+    else
+        snprintf(feed_text, sizeof feed_text, "every %u ms from the kernel",
+                 o.time_feed_interval_ms);
     relay_log(RELAY_LOG_INFO,
-              "serving http://%s, module %s, admin socket %s, %u thread(s)",
+              "serving http://%s, module %s, admin socket %s, %u thread(s), "
+              "time feed %s, audit log %s",
               listen_addr.text, module_addr.text,
-              o.admin != NULL ? o.admin : "(none)", o.threads);
+              o.admin != NULL ? o.admin : "(none)", o.threads, feed_text,
+              o.audit_log);
 
-    relay_main_loop(loops[0], http, link, &sg, workers, o.threads);
+    relay_main_loop(loops[0], http, link, audit, feed, &sg, workers,
+                    o.threads);
     rc = 0;
 
 out:
@@ -446,6 +585,7 @@ out:
      * then can those threads be joined. */
     if (link != NULL)
         relay_link_stop(link);
+    relay_audit_stop(audit);
     if (http != NULL)
         relay_http_run(http, 0, relay_now_ns());
     for (unsigned i = 1; workers != NULL && i < o.threads; i++) {
@@ -459,8 +599,10 @@ out:
         relay_admin_stop(admin);
     if (http != NULL)
         relay_http_stop(http);
+    relay_feed_free(feed);
     if (link != NULL)
         relay_link_free(link);
+    relay_audit_close(audit);
     if (listen_fd >= 0)
         close(listen_fd);
     if (sg.fd >= 0)
