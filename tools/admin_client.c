@@ -143,6 +143,22 @@ bool admin_call(admin_conn *c, uint8_t op, const uint8_t *payload,
     reply->status = h.code;
     reply->flags = h.flags;
     reply->len = h.length;
+    reply->audit_len = 0;
+    if (h.flags & SELLO_RESP_FLAG_AUDIT) {
+        /* The module's audit records for this request come first. Storing
+         * and acknowledging them is the relay's business (it is the host
+         * whose log they belong in); the command line only takes them
+         * off the operation's own payload. */
+        size_t n = h.length >= 2 ? sello_get_be16(reply->payload) : 0;
+        if (h.length < 2 || h.length - 2 < n) {
+            util_err("admin socket: the reply's audit records overrun it");
+            return false;
+        }
+        reply->audit_len = n;
+        reply->len = h.length - 2 - n;
+        memmove(reply->payload, reply->payload + 2 + n, reply->len);
+        reply->flags = (uint8_t)(h.flags & ~SELLO_RESP_FLAG_AUDIT);
+    }
     return true;
 }
 

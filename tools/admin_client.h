@@ -26,12 +26,15 @@ typedef struct {
 } admin_conn;
 
 /* A response frame. The payload is the reply, or for a status other than
- * SELLO_OK a short UTF-8 reason. */
+ * SELLO_OK a short UTF-8 reason: without the audit records a response may
+ * begin with (SELLO_RESP_FLAG_AUDIT), which admin_call takes off (flags
+ * then lacks that bit, and audit_len says how many octets there were). */
 typedef struct {
     uint8_t status; /* sello_status */
     uint8_t flags;
     uint8_t payload[SELLO_PAYLOAD_MAX];
     size_t len;
+    size_t audit_len;
 } admin_reply;
 
 /*

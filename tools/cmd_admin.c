@@ -1,7 +1,8 @@
 /*
- * Admin subcommands: init, csr, cert-load, certs, status, set-time. Each
- * sends one ABI request through the relay's administrative socket and
- * reads one response frame (admin_client.h).
+ * Admin subcommands: init, csr, cert-load, certs, status. Each sends one
+ * ABI request through the relay's administrative socket and reads one
+ * response frame (admin_client.h). Also the retired set-time, which only
+ * explains what replaced it.
  */
 #include <getopt.h>
 #include <stdarg.h>
@@ -29,6 +30,7 @@
 #include "oidx.h"
 #include "pem.h"
 #include "share_file.h"
+#include "unit_status.h"
 #include "util.h"
 #include "x509.h"
 
@@ -105,38 +107,6 @@ static const char *engine_name(unsigned id)
         if (engines[i].id == id)
             return engines[i].name;
     return "unknown";
-}
-
-static const char *purpose_name(unsigned p)
-{
-    switch (p) {
-    case SELLO_PURPOSE_ACTIVATE:
-        return "activate";
-    case SELLO_PURPOSE_DESTROY:
-        return "destroy";
-    case SELLO_PURPOSE_RECALIBRATE:
-        return "recalibrate";
-    default:
-        return "unknown";
-    }
-}
-
-static const char *state_name(unsigned s)
-{
-    switch (s) {
-    case SELLO_STATE_UNINITIALISED:
-        return "uninitialised";
-    case SELLO_STATE_INITIALISED:
-        return "initialised";
-    case SELLO_STATE_READY:
-        return "ready";
-    case SELLO_STATE_ACTIVE:
-        return "active";
-    case SELLO_STATE_ERROR:
-        return "error";
-    default:
-        return "unknown";
-    }
 }
 
 /* "sha256,sha384" for a SELLO_HASH_BIT mask. */
@@ -1002,17 +972,6 @@ void usage_status(FILE *f)
         ADMIN_USAGE);
 }
 
-/* The STATUS reply, decoded. */
-typedef struct {
-    bool has[32];
-    uint64_t num[32];         /* integer-valued fields */
-    char policy[OIDX_DOTTED_MAX];
-    char fw[256];
-    char unit_id[65];         /* hex */
-    bool malformed;           /* some field had the wrong size or form */
-    char unknown[1024];       /* "type=hex" of fields this tool lacks */
-} status_info;
-
 static void json_string(FILE *f, const char *s)
 {
     fputc('"', f);
@@ -1028,89 +987,6 @@ static void json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static bool decode_status(const admin_reply *r, status_info *st)
-{
-    memset(st, 0, sizeof *st);
-    sello_tlv_reader rd = {r->payload, r->payload + r->len};
-    uint8_t type;
-    const uint8_t *v;
-    size_t n;
-    int got;
-    while ((got = sello_tlv_next(&rd, &type, &v, &n)) == 1) {
-        size_t want = 0;
-        switch (type) {
-        case SELLO_ST_STATE:
-        case SELLO_ST_KEY_TYPE:
-        case SELLO_ST_QUALIFIED:
-        case SELLO_ST_CLOCK:
-        case SELLO_ST_SIG_HASH:
-        case SELLO_ST_THRESHOLD:
-        case SELLO_ST_CUSTODIANS:
-        case SELLO_ST_ENGINE:
-        case SELLO_ST_UNLOCKED:
-        case SELLO_ST_FAILURES:
-        case SELLO_ST_SESSION:
-        case SELLO_ST_SESSION_ACCEPTED:
-        case SELLO_ST_TIME_DOUBT:
-        case SELLO_ST_SIMULATION:
-            want = 1;
-            break;
-        case SELLO_ST_ACCURACY_MS:
-        case SELLO_ST_HASHES:
-        case SELLO_ST_INSTANCE:
-        case SELLO_ST_LOCKED_S:
-        case SELLO_ST_GENERATION:
-            want = 4;
-            break;
-        case SELLO_ST_NEXT_SERIAL:
-        case SELLO_ST_TOKENS:
-        case SELLO_ST_UTC_MS:
-        case SELLO_ST_USAGE_NOT_AFTER:
-            want = 8;
-            break;
-        case SELLO_ST_UNIT_ID:
-            if (n != 32) {
-                st->malformed = true;
-                continue;
-            }
-            util_hex_encode(v, n, st->unit_id);
-            st->has[type] = true;
-            continue;
-        case SELLO_ST_POLICY: {
-            sello_der_cur c = sello_der_cur_init(v, n), oid;
-            if (sello_der_read_oid(&c, &oid) != SELLO_OK || !sello_der_at_end(&c)) {
-                st->malformed = true;
-                continue;
-            }
-            oidx_to_dotted(oid.p, sello_der_remaining(&oid), st->policy);
-            st->has[type] = true;
-            continue;
-        }
-        case SELLO_ST_FW_VERSION:
-            snprintf(st->fw, sizeof st->fw, "%.*s", (int)n, (const char *)v);
-            st->has[type] = true;
-            continue;
-        default: {
-            size_t l = strlen(st->unknown);
-            char hex[2 * 64 + 1];
-            util_hex_encode(v, n > 64 ? 64 : n, hex);
-            snprintf(st->unknown + l, sizeof st->unknown - l, "%s%u=%s",
-                     l ? "," : "", type, hex);
-            continue;
-        }
-        }
-        if (n != want) {
-            st->malformed = true;
-            continue;
-        }
-        st->num[type] = want == 1   ? v[0]
-                        : want == 4 ? sello_get_be32(v)
-                                    : sello_get_be64(v);
-        st->has[type] = true;
-    }
-    return got == 0;
-}
-
 /* One "label        value" line of the text status. */
 static void row(const char *label, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -1124,13 +1000,96 @@ static void row(const char *label, const char *fmt, ...)
     va_end(ap);
 }
 
-static void print_status_text(const status_info *st)
+/* "1 h 23 min" for a duration in seconds. */
+static void human_duration(uint64_t s, char *out, size_t cap)
+{
+    if (s >= 86400u)
+        snprintf(out, cap, "%llu d %llu h", (unsigned long long)(s / 86400u),
+                 (unsigned long long)(s % 86400u / 3600u));
+    else if (s >= 3600u)
+        snprintf(out, cap, "%llu h %llu min", (unsigned long long)(s / 3600u),
+                 (unsigned long long)(s % 3600u / 60u));
+    else if (s >= 60u)
+        snprintf(out, cap, "%llu min %llu s", (unsigned long long)(s / 60u),
+                 (unsigned long long)(s % 60u));
+    else
+        snprintf(out, cap, "%llu s", (unsigned long long)s);
+}
+
+/* The clock's rows of the text status. */
+static void print_clock_text(const unit_status *st)
+{
+    char buf[256], more[64];
+#define HAS(t) (st->has[SELLO_ST_##t])
+#define NUM(t) (st->num[SELLO_ST_##t])
+    if (HAS(CLOCK)) {
+        unsigned clock = (unsigned)NUM(CLOCK);
+        if (clock == SELLO_CLOCK_SYNCHRONISED || !HAS(CLOCK_WHY))
+            row("clock", "%s\n", unit_clock_name(clock));
+        else
+            row("clock", "%s: %s\n", unit_clock_name(clock),
+                unit_clock_why_text((unsigned)NUM(CLOCK_WHY)));
+    }
+    if (HAS(UTC_MS)) {
+        util_utc_iso(NUM(UTC_MS), buf, sizeof buf);
+        row("utc", "%s (%llu ms)\n", buf, (unsigned long long)NUM(UTC_MS));
+    }
+    if (HAS(CLOCK_ERROR_US)) {
+        row("clock-error", "%llu us (error bound", 
+            (unsigned long long)NUM(CLOCK_ERROR_US));
+        if (HAS(ACCURACY_MS))
+            printf("; declared accuracy %llu ms",
+                   (unsigned long long)NUM(ACCURACY_MS));
+        printf(")\n");
+    }
+    if (HAS(SYNC_LEFT_S)) {
+        if (NUM(SYNC_LEFT_S) == UINT32_MAX) {
+            row("sync-left", "unlimited (no declared drift)\n");
+        } else {
+            human_duration(NUM(SYNC_LEFT_S), more, sizeof more);
+            row("sync-left", "%llu s (%s) before drift alone makes the clock "
+                "unsynchronised\n", (unsigned long long)NUM(SYNC_LEFT_S),
+                more);
+        }
+    }
+    if (HAS(OBS_OFFSET_US)) {
+        row("last-offset", "%+lld us (reference minus module time)",
+            (long long)st->obs_offset_us);
+        if (HAS(OBS_AGE_MS))
+            printf(", observed %llu.%03llu s ago",
+                   (unsigned long long)(NUM(OBS_AGE_MS) / 1000u),
+                   (unsigned long long)(NUM(OBS_AGE_MS) % 1000u));
+        printf("\n");
+    } else if (HAS(CLOCK_ERROR_US)) {
+        row("last-offset", "none: no time observation since the "
+            "calibration\n");
+    }
+    if (HAS(LEAP_US)) {
+        util_utc_iso(st->leap_us / 1000u, buf, sizeof buf);
+        row("leap", "%s before %s\n", st->leap_kind == 1
+                                           ? "a second inserted"
+                                           : "a second deleted",
+            buf);
+    } else if (HAS(CLOCK)) {
+        row("leap", "none announced\n");
+    }
+    if (HAS(SLEW_PPM))
+        row("slew", "%llu ppm (the fastest observations may move the "
+            "clock)\n", (unsigned long long)NUM(SLEW_PPM));
+    if (HAS(DRIFT_PPM))
+        row("drift", "%llu ppm (the board's declared drift)\n",
+            (unsigned long long)NUM(DRIFT_PPM));
+#undef HAS
+#undef NUM
+}
+
+static void print_status_text(const unit_status *st)
 {
     char buf[256];
 #define HAS(t) (st->has[SELLO_ST_##t])
 #define NUM(t) (st->num[SELLO_ST_##t])
     if (HAS(STATE))
-        row("state", "%s\n", state_name((unsigned)NUM(STATE)));
+        row("state", "%s\n", unit_state_name((unsigned)NUM(STATE)));
     if (HAS(SIMULATION) && NUM(SIMULATION))
         row("simulation", "yes: a simulated board, not for production\n");
     if (HAS(TIME_DOUBT) && NUM(TIME_DOUBT))
@@ -1161,7 +1120,7 @@ static void print_status_text(const status_info *st)
         row("lockout", "%llu s left\n", (unsigned long long)NUM(LOCKED_S));
     if (HAS(SESSION))
         row("session", "%s, %llu share%s accepted\n",
-            purpose_name((unsigned)NUM(SESSION)),
+            unit_purpose_name((unsigned)NUM(SESSION)),
             (unsigned long long)NUM(SESSION_ACCEPTED),
             NUM(SESSION_ACCEPTED) == 1 ? "" : "s");
     if (HAS(SIG_HASH))
@@ -1182,15 +1141,17 @@ static void print_status_text(const status_info *st)
         row("next-serial", "%llu\n", (unsigned long long)NUM(NEXT_SERIAL));
     if (HAS(TOKENS))
         row("tokens", "%llu\n", (unsigned long long)NUM(TOKENS));
-    if (HAS(CLOCK))
-        row("clock", "%s\n",
-            NUM(CLOCK) == SELLO_CLOCK_SET     ? "set"
-            : NUM(CLOCK) == SELLO_CLOCK_UNSET ? "unset"
-                                              : "unknown");
-    if (HAS(UTC_MS)) {
-        util_utc_iso(NUM(UTC_MS), buf, sizeof buf);
-        row("utc", "%s (%llu ms)\n", buf, (unsigned long long)NUM(UTC_MS));
-    }
+    print_clock_text(st);
+    if (HAS(AUDIT_SEQ))
+        row("audit-seq", "%llu (last audit record)\n",
+            (unsigned long long)NUM(AUDIT_SEQ));
+    if (HAS(AUDIT_HEAD))
+        row("audit-head", "%s\n", st->audit_head);
+    if (HAS(AUDIT_PENDING))
+        row("audit-queue", "%llu octets not yet acknowledged by the host\n",
+            (unsigned long long)NUM(AUDIT_PENDING));
+    if (HAS(AUDIT_KEY))
+        row("audit-key", "SHA-256 of its SPKI %s\n", st->audit_key_sha256);
     if (HAS(FW_VERSION))
         row("firmware", "%s\n", st->fw);
     if (st->unknown[0])
@@ -1199,7 +1160,7 @@ static void print_status_text(const status_info *st)
 #undef NUM
 }
 
-static void print_status_json(const status_info *st)
+static void print_status_json(const unit_status *st)
 {
     char buf[256];
     const char *sep = "";
@@ -1207,7 +1168,7 @@ static void print_status_json(const status_info *st)
 #define FIELD(name) printf("%s\"%s\": ", sep, name), sep = ", "
     if (st->has[SELLO_ST_STATE]) {
         FIELD("state");
-        json_string(stdout, state_name((unsigned)st->num[SELLO_ST_STATE]));
+        json_string(stdout, unit_state_name((unsigned)st->num[SELLO_ST_STATE]));
         FIELD("state_code");
         printf("%llu", (unsigned long long)st->num[SELLO_ST_STATE]);
     }
@@ -1286,14 +1247,23 @@ static void print_status_json(const status_info *st)
     }
     if (st->has[SELLO_ST_SESSION]) {
         FIELD("session");
-        json_string(stdout, purpose_name((unsigned)st->num[SELLO_ST_SESSION]));
+        json_string(stdout, unit_purpose_name((unsigned)st->num[SELLO_ST_SESSION]));
     }
     if (st->has[SELLO_ST_CLOCK]) {
         FIELD("clock");
-        json_string(stdout, st->num[SELLO_ST_CLOCK] == SELLO_CLOCK_SET ? "set"
-                            : st->num[SELLO_ST_CLOCK] == SELLO_CLOCK_UNSET
-                                ? "unset"
-                                : "unknown");
+        json_string(stdout, unit_clock_name((unsigned)st->num[SELLO_ST_CLOCK]));
+        FIELD("clock_code");
+        printf("%llu", (unsigned long long)st->num[SELLO_ST_CLOCK]);
+    }
+    if (st->has[SELLO_ST_CLOCK_WHY]) {
+        FIELD("clock_why");
+        json_string(stdout,
+                    unit_clock_why_name((unsigned)st->num[SELLO_ST_CLOCK_WHY]));
+        FIELD("clock_why_code");
+        printf("%llu", (unsigned long long)st->num[SELLO_ST_CLOCK_WHY]);
+        FIELD("clock_why_text");
+        json_string(stdout,
+                    unit_clock_why_text((unsigned)st->num[SELLO_ST_CLOCK_WHY]));
     }
     if (st->has[SELLO_ST_UTC_MS]) {
         FIELD("utc_ms");
@@ -1301,6 +1271,48 @@ static void print_status_json(const status_info *st)
         util_utc_iso(st->num[SELLO_ST_UTC_MS], buf, sizeof buf);
         FIELD("utc");
         json_string(stdout, buf);
+    }
+    static const struct {
+        int type;
+        const char *name;
+    } clock_nums[] = {{SELLO_ST_CLOCK_ERROR_US, "clock_error_us"},
+                      {SELLO_ST_SYNC_LEFT_S, "sync_left_s"},
+                      {SELLO_ST_OBS_AGE_MS, "obs_age_ms"},
+                      {SELLO_ST_SLEW_PPM, "slew_ppm"},
+                      {SELLO_ST_DRIFT_PPM, "drift_ppm"}};
+    for (size_t i = 0; i < sizeof clock_nums / sizeof clock_nums[0]; i++)
+        if (st->has[clock_nums[i].type]) {
+            FIELD(clock_nums[i].name);
+            printf("%llu", (unsigned long long)st->num[clock_nums[i].type]);
+        }
+    if (st->has[SELLO_ST_OBS_OFFSET_US]) {
+        FIELD("obs_offset_us");
+        printf("%lld", (long long)st->obs_offset_us);
+    }
+    if (st->has[SELLO_ST_LEAP_US]) {
+        FIELD("leap");
+        json_string(stdout, unit_leap_kind_name(st->leap_kind));
+        FIELD("leap_us");
+        printf("%llu", (unsigned long long)st->leap_us);
+        util_utc_iso(st->leap_us / 1000u, buf, sizeof buf);
+        FIELD("leap_utc");
+        json_string(stdout, buf);
+    }
+    if (st->has[SELLO_ST_AUDIT_SEQ]) {
+        FIELD("audit_seq");
+        printf("%llu", (unsigned long long)st->num[SELLO_ST_AUDIT_SEQ]);
+    }
+    if (st->has[SELLO_ST_AUDIT_PENDING]) {
+        FIELD("audit_pending");
+        printf("%llu", (unsigned long long)st->num[SELLO_ST_AUDIT_PENDING]);
+    }
+    if (st->has[SELLO_ST_AUDIT_HEAD]) {
+        FIELD("audit_head");
+        json_string(stdout, st->audit_head);
+    }
+    if (st->has[SELLO_ST_AUDIT_KEY]) {
+        FIELD("audit_key_sha256");
+        json_string(stdout, st->audit_key_sha256);
     }
     if (st->has[SELLO_ST_FW_VERSION]) {
         FIELD("firmware");
@@ -1346,8 +1358,8 @@ int cmd_status(int argc, char **argv)
     static admin_reply reply;
     if (!run_op(admin, "status", SELLO_OP_STATUS, NULL, 0, &reply, NULL, NULL))
         return EXIT_FAIL;
-    status_info st;
-    if (!decode_status(&reply, &st)) {
+    unit_status st;
+    if (!unit_status_decode(&reply, &st)) {
         util_err("status: truncated TLV list in the module's reply");
         return EXIT_FAIL;
     }
@@ -1362,63 +1374,28 @@ int cmd_status(int argc, char **argv)
     return EXIT_OK;
 }
 
-/* ---- set-time ------------------------------------------------------------ */
+/* ---- set-time (retired) ------------------------------------------------- */
 
+/* The module no longer takes a clock setting from the host (SET_TIME is
+ * refused whatever it carries): the command stays only to say so, and
+ * sends nothing. */
 void usage_set_time(FILE *f)
 {
     fprintf(f,
-        "usage: sello set-time [--utc-ms N]\n"
-        "Sets the module clock calibration (only when it has none since its\n"
-        "start).\n\n"
-        "  --utc-ms N          UTC in milliseconds since 1970 (default: this\n"
-        "                      host's CLOCK_REALTIME)\n"
-        ADMIN_USAGE);
+        "sello set-time is retired: the module's clock is calibrated only by\n"
+        "the custodians' quorum, which approves the time proposed to it:\n"
+        "  sello activate ...     proposes this host's time when the clock is\n"
+        "                         uncalibrated (after every module start), or\n"
+        "                         with --time\n"
+        "  sello recalibrate ...  proposes a time to step the clock to\n"
+        "The relay's time feed then keeps the clock synchronised, within\n"
+        "bounds, by observations; `sello status` shows the clock.\n");
 }
 
 int cmd_set_time(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"utc-ms", required_argument, NULL, 'u'},
-        ADMIN_OPTION,
-        HELP_OPTION,
-        {NULL, 0, NULL, 0},
-    };
-    const char *admin = NULL;
-    bool has_ms = false;
-    uint64_t ms = 0;
-    int ch;
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'u':
-            if (!util_parse_u64(optarg, &ms))
-                return cli_usage_error("set-time", usage_set_time,
-                                       "bad --utc-ms");
-            has_ms = true;
-            break;
-        case 'A':
-            admin = optarg;
-            break;
-        case 'h':
-            usage_set_time(stdout);
-            return EXIT_OK;
-        default:
-            return cli_bad_option("set-time", argv, ch, usage_set_time);
-        }
-    }
-    if (optind != argc)
-        return cli_usage_error("set-time", usage_set_time,
-                               "unexpected argument");
-    if (!has_ms && !util_now_utc_ms(&ms))
-        return EXIT_FAIL;
-    uint8_t payload[8];
-    sello_put_be64(payload, ms);
-    static admin_reply reply;
-    if (!run_op(admin, "set-time", SELLO_OP_SET_TIME, payload, sizeof payload,
-                &reply, NULL, NULL))
-        return EXIT_FAIL;
-    char iso[48];
-    util_utc_iso(ms, iso, sizeof iso);
-    printf("module clock set to %s (%llu ms)\n", iso, (unsigned long long)ms);
-    return EXIT_OK;
+    (void)argc;
+    (void)argv;
+    usage_set_time(stderr);
+    return EXIT_USAGE;
 }

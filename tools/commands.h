@@ -16,10 +16,11 @@ typedef struct {
     const char *name;
     int (*run)(int argc, char **argv);
     void (*usage)(FILE *f);
-    const char *summary;
+    const char *summary; /* NULL: a retired command, not listed */
 } sello_command;
 
-/* Admin commands (cmd_admin.c): they talk to the relay admin socket. */
+/* Admin commands (cmd_admin.c): they talk to the relay admin socket
+ * (set-time is retired and talks to nothing). */
 int cmd_init(int argc, char **argv);
 int cmd_csr(int argc, char **argv);
 int cmd_cert_load(int argc, char **argv);
@@ -38,11 +39,17 @@ void usage_set_time(FILE *f);
 int cmd_activate(int argc, char **argv);
 int cmd_destroy(int argc, char **argv);
 int cmd_recalibrate(int argc, char **argv);
+int cmd_leap(int argc, char **argv);
 int cmd_deactivate(int argc, char **argv);
 void usage_activate(FILE *f);
 void usage_destroy(FILE *f);
 void usage_recalibrate(FILE *f);
+void usage_leap(FILE *f);
 void usage_deactivate(FILE *f);
+
+/* The audit log (cmd_audit.c): verify the relay's log, list tokens. */
+int cmd_audit(int argc, char **argv);
+void usage_audit(FILE *f);
 
 /* Time-stamp commands (cmd_tsp.c): RFC 3161 over HTTP and verification. */
 int cmd_stamp(int argc, char **argv);

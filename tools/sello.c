@@ -15,19 +15,24 @@ static const sello_command commands[] = {
      "load the TSU certificate (and its issuer)"},
     {"certs", cmd_certs, usage_certs, "fetch the loaded certificates"},
     {"status", cmd_status, usage_status, "show the module status"},
-    {"set-time", cmd_set_time, usage_set_time, "set the module clock"},
     {"activate", cmd_activate, usage_activate,
      "unlock the key with a quorum of custodians' shares"},
     {"deactivate", cmd_deactivate, usage_deactivate,
      "lock the key (no shares needed)"},
     {"recalibrate", cmd_recalibrate, usage_recalibrate,
-     "set the clock by any step, with a quorum"},
+     "calibrate the clock to a proposed time, with a quorum"},
+    {"leap", cmd_leap, usage_leap,
+     "announce (or cancel) a leap second, with a quorum"},
     {"destroy", cmd_destroy, usage_destroy,
      "zeroise the key and records, with a quorum"},
+    {"audit", cmd_audit, usage_audit,
+     "verify the audit log, list the tokens of a time window"},
     {"stamp", cmd_stamp, usage_stamp,
      "time-stamp a file over HTTP and verify the reply"},
     {"verify", cmd_verify, usage_verify,
      "verify a time-stamp response or token"},
+    /* Retired: explains what replaced it and exits 2; not listed. */
+    {"set-time", cmd_set_time, usage_set_time, NULL},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -37,7 +42,9 @@ static void usage(FILE *f)
                "       sello help [COMMAND]   (or sello COMMAND --help)\n\n"
                "commands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
-        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+        if (commands[i].summary)
+            fprintf(f, "  %-12s %s\n", commands[i].name,
+                    commands[i].summary);
     fprintf(f, "\nAll commands but stamp and verify talk to the relay's "
                "administrative socket:\n--admin PATH, else $SELLO_ADMIN, "
                "else build/demo/admin.sock.\n");

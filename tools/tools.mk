@@ -4,10 +4,11 @@
 # implementation) -- compiled here with the host flags; never the module's
 # key handling. libsodium provides the custodians' Argon2id.
 
-SELLO_CLI_SRCS := sello.c cli.c cmd_admin.c cmd_custody.c cmd_tsp.c \
+SELLO_CLI_SRCS := sello.c cli.c cmd_admin.c cmd_audit.c cmd_custody.c cmd_tsp.c \
+	audit_log.c \
 	admin_client.c custodian.c prompt.c share_file.c tsp_request.c \
 	tsp_verify.c http_client.c dn.c pem.c x509.c derx.c oidx.c hashx.c \
-	util.c
+	unit_status.c util.c
 SELLO_CLI_FW_SRCS := der.c oid.c hash.c box.c
 
 SELLO_CLI_OBJS := $(SELLO_CLI_SRCS:%.c=$(BUILD)/obj/tools/%.o) \

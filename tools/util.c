@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/timex.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -207,15 +208,31 @@ bool util_random(void *buf, size_t len)
     return true;
 }
 
-bool util_now_utc_ms(uint64_t *ms)
+bool util_now_utc_us(uint64_t *us)
 {
     struct timespec ts;
     if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec < 0) {
         util_err("cannot read CLOCK_REALTIME");
         return false;
     }
-    *ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    *us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
     return true;
+}
+
+void util_kernel_clock(util_kernel_clock_info *k)
+{
+    struct timex tx;
+    memset(&tx, 0, sizeof tx); /* modes 0: read only */
+    memset(k, 0, sizeof *k);
+    int rc = ntp_adjtime(&tx);
+    if (rc == -1) {
+        k->err = errno;
+        return;
+    }
+    k->known = true;
+    k->synchronised = rc != TIME_ERROR && !(tx.status & STA_UNSYNC);
+    k->maxerror_us = tx.maxerror < 0 ? 0 : (uint64_t)tx.maxerror;
+    k->esterror_us = tx.esterror < 0 ? 0 : (uint64_t)tx.esterror;
 }
 
 /* Reads exactly `n` decimal digits at *s and advances past them. */
@@ -233,9 +250,10 @@ static bool fixed_digits(const char **s, int n, int *v)
     return true;
 }
 
-bool util_parse_utc_iso(const char *s, uint64_t *ms)
+bool util_parse_utc_iso_us(const char *s, uint64_t *us)
 {
-    int year, mon, day, hour, min, sec, frac = 0;
+    int year, mon, day, hour, min, sec;
+    long frac = 0;
     if (!fixed_digits(&s, 4, &year) || *s++ != '-' ||
         !fixed_digits(&s, 2, &mon) || *s++ != '-' ||
         !fixed_digits(&s, 2, &day) || (*s != 'T' && *s != 't' && *s != ' '))
@@ -249,11 +267,11 @@ bool util_parse_utc_iso(const char *s, uint64_t *ms)
         s++;
         int nd = 0;
         for (; *s >= '0' && *s <= '9'; s++, nd++)
-            if (nd < 3)
+            if (nd < 6)
                 frac = frac * 10 + (*s - '0');
         if (nd == 0 || nd > 9)
             return false;
-        for (; nd < 3; nd++)
+        for (; nd < 6; nd++)
             frac *= 10;
     }
     /* Only UTC: a local time or an offset would be one more way for an
@@ -276,7 +294,7 @@ bool util_parse_utc_iso(const char *s, uint64_t *ms)
      * does not exist. */
     if (t == (time_t)-1 || t < 0 || tm.tm_mday != day || tm.tm_mon != mon - 1)
         return false;
-    *ms = (uint64_t)t * 1000u + (uint64_t)frac;
+    *us = (uint64_t)t * 1000000u + (uint64_t)frac;
     return true;
 }
 
@@ -287,4 +305,14 @@ void util_utc_iso(uint64_t ms, char *out, size_t cap)
     t.secs = (int64_t)(ms / 1000);
     t.nanos = (uint32_t)(ms % 1000) * 1000000u;
     derx_time_iso(&t, out, cap);
+}
+
+void util_utc_iso_us(uint64_t us, char *out, size_t cap)
+{
+    char whole[48];
+    util_utc_iso(us / 1000000u * 1000u, whole, sizeof whole);
+    /* whole ends in "Z" and has no fraction: the seconds are exact. */
+    size_t n = strlen(whole);
+    snprintf(out, cap, "%.*s.%06uZ", (int)(n - 1), whole,
+             (unsigned)(us % 1000000u));
 }

@@ -55,19 +55,35 @@ bool util_parse_u64(const char *s, uint64_t *v);
  * printing why. */
 bool util_random(void *buf, size_t len);
 
-/* This host's CLOCK_REALTIME in milliseconds since 1970; false after
+/* This host's CLOCK_REALTIME in microseconds since 1970; false after
  * printing why. */
-bool util_now_utc_ms(uint64_t *ms);
+bool util_now_utc_us(uint64_t *us);
+
+/* What the kernel says about its clock (ntp_adjtime, read only). */
+typedef struct {
+    bool known;        /* ntp_adjtime answered (else err is its errno) */
+    bool synchronised; /* neither TIME_ERROR nor STA_UNSYNC */
+    uint64_t maxerror_us; /* struct timex .maxerror: the error bound */
+    uint64_t esterror_us;
+    int err;
+} util_kernel_clock_info;
+
+void util_kernel_clock(util_kernel_clock_info *k);
 
 /*
- * Parses UTC in ISO 8601 as "YYYY-MM-DDTHH:MM:SS[.fff]Z" (a space for the
- * T, and up to 9 fraction digits, truncated to milliseconds) into
- * milliseconds since 1970. False on anything else, including a date that
+ * Parses UTC in ISO 8601 as "YYYY-MM-DDTHH:MM:SS[.ffffff]Z" (a space for
+ * the T, and up to 9 fraction digits, truncated to microseconds) into
+ * microseconds since 1970. False on anything else, including a date that
  * does not exist or a year before 1970.
  */
-bool util_parse_utc_iso(const char *s, uint64_t *ms);
+bool util_parse_utc_iso_us(const char *s, uint64_t *us);
 
-/* Formats milliseconds since 1970 as "2025-03-01T12:00:00.123Z". */
+/* Formats milliseconds since 1970 as "2025-03-01T12:00:00.123Z" (no
+ * fraction when it is zero, trailing zeros removed). */
 void util_utc_iso(uint64_t ms, char *out, size_t cap);
+
+/* Formats microseconds since 1970 with all six fraction digits:
+ * "2025-03-01T12:00:00.123000Z". */
+void util_utc_iso_us(uint64_t us, char *out, size_t cap);
 
 #endif
