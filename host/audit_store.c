@@ -316,8 +316,15 @@ static enum relay_rec_fit relay_rec_classify(const struct relay_audit *a,
                                              bool reading)
 {
     uint64_t seq = relay_rec_seq(r);
-    if (!a->tail_any)
-        return a->reread && !reading ? RELAY_REC_GAP : RELAY_REC_NEXT;
+    /* An empty log begins with what the module holds (read back), never
+     * with whatever answer happens to come first: a log begins at a
+     * RESTART. */
+    if (!a->tail_any) {
+        if (reading)
+            return RELAY_REC_NEXT;
+        return a->reread || r[1] != SELLO_AUDIT_RESTART ? RELAY_REC_GAP
+                                                        : RELAY_REC_NEXT;
+    }
     if (seq == a->tail_seq + 1)
         return RELAY_REC_NEXT;
     if (seq <= a->tail_seq) {
