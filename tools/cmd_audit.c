@@ -10,15 +10,17 @@
 
 #include <sello/abi.h>
 
+#include "admin_client.h"
 #include "audit_log.h"
 #include "cli.h"
 #include "commands.h"
+#include "unit_status.h"
 #include "util.h"
 
 void usage_audit(FILE *f)
 {
     fprintf(f,
-        "usage: sello audit verify --log FILE [--key SPKI.der]\n"
+        "usage: sello audit verify --log FILE [--key SPKI.der] [--live]\n"
         "       sello audit tokens --log FILE [--from UTC] [--to UTC]\n"
         "verify checks the relay's audit log (sello-relayd --audit-log):\n"
         "every record's hash link and sequence number, every restart's\n"
@@ -26,6 +28,10 @@ void usage_audit(FILE *f)
         "signature by the module's audit key (--key, the DER SPKI `sello\n"
         "status` shows as audit-key; default: the key the log's first\n"
         "restart record carries), and names the first broken record.\n"
+        "With --live it also asks the module (admin socket: --admin, else\n"
+        "$SELLO_ADMIN) for its chain head and checks that the log holds\n"
+        "that very record: records after the last signed checkpoint are\n"
+        "covered only by this.\n"
         "tokens lists the tokens issued from --from to --to (genTime,\n"
         "inclusive; UTC as YYYY-MM-DDTHH:MM:SS[.fff]Z): sequence number,\n"
         "genTime, serial (hex) and the SHA-256 of the TimeStampResp.\n");
@@ -40,7 +46,56 @@ static bool load(const char *path, uint8_t **log, size_t *len)
     return true;
 }
 
-static int verify(const char *path, const char *key_path)
+/* The module's live chain head must be the log's record of that number:
+ * the only check of the records after the last signed checkpoint. */
+typedef struct {
+    uint64_t seq;
+    char head[65];
+    bool found, same;
+} live_head;
+
+static bool find_head(const audit_rec *r, void *arg)
+{
+    live_head *h = arg;
+    if (r->seq != h->seq)
+        return true;
+    char hex[65];
+    util_hex_encode(r->hash, sizeof r->hash, hex);
+    h->found = true;
+    h->same = strcmp(hex, h->head) == 0;
+    return false;
+}
+
+static bool check_live(const uint8_t *log, size_t len, const char *admin)
+{
+    admin_conn c;
+    unit_status st;
+    if (!admin_connect(admin_socket_path(admin), &c))
+        return false;
+    bool ok = unit_status_fetch(&c, "audit", &st, NULL);
+    admin_close(&c);
+    if (!ok || !st.has[SELLO_ST_AUDIT_SEQ] || !st.audit_head[0]) {
+        util_err("the module did not report its audit chain head");
+        return false;
+    }
+    live_head h = { st.num[SELLO_ST_AUDIT_SEQ], "", false, false };
+    snprintf(h.head, sizeof h.head, "%s", st.audit_head);
+    audit_each(log, len, find_head, &h);
+    if (!h.found)
+        printf("LIVE: the module's head is record %llu, which the log does "
+               "not hold (%s)\n", (unsigned long long)h.seq,
+               "records not stored yet, or removed from the log");
+    else if (!h.same)
+        printf("LIVE: record %llu differs from the module's (the log was "
+               "altered)\n", (unsigned long long)h.seq);
+    else
+        printf("live: the module's head, record %llu, is the log's\n",
+               (unsigned long long)h.seq);
+    return h.found && h.same;
+}
+
+static int verify(const char *path, const char *key_path, bool live,
+                  const char *admin)
 {
     uint8_t *log, *key = NULL;
     size_t len, key_len = 0;
@@ -66,6 +121,8 @@ static int verify(const char *path, const char *key_path)
     char head[65];
     util_hex_encode(r.head, sizeof r.head, head);
     printf("head         %s\n", head);
+    if (ok && live)
+        ok = check_live(log, len, admin);
     if (ok) {
         printf("verified: the chain holds from %llu to %llu\n",
                (unsigned long long)r.first_seq,
@@ -141,6 +198,8 @@ int cmd_audit(int argc, char **argv)
         {"key", required_argument, NULL, 'k'},
         {"from", required_argument, NULL, 'f'},
         {"to", required_argument, NULL, 't'},
+        {"live", no_argument, NULL, 'L'},
+        {"admin", required_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -154,6 +213,8 @@ int cmd_audit(int argc, char **argv)
     }
     const char *what = argv[1];
     const char *log = NULL, *key = NULL, *from = NULL, *to = NULL;
+    const char *admin = NULL;
+    bool live = false;
     int ch;
     opterr = 0;
     optind = 2;
@@ -163,6 +224,8 @@ int cmd_audit(int argc, char **argv)
         case 'k': key = optarg; break;
         case 'f': from = optarg; break;
         case 't': to = optarg; break;
+        case 'L': live = true; break;
+        case 'A': admin = optarg; break;
         case 'h': usage_audit(stdout); return EXIT_OK;
         default: return cli_bad_option("audit", argv, ch, usage_audit);
         }
@@ -176,7 +239,7 @@ int cmd_audit(int argc, char **argv)
         if (from || to)
             return cli_usage_error("audit", usage_audit,
                                    "--from/--to are for tokens");
-        return verify(log, key);
+        return verify(log, key, live, admin);
     }
     if (strcmp(what, "tokens") == 0) {
         if (key)
