@@ -190,6 +190,17 @@ static sello_status record(module_ctx *c, uint8_t type, const void *body,
     return record2(c, type, body, len, NULL, 0);
 }
 
+/* Records a failure worth an auditor's eye (self-tests, storage): the
+ * status and why. Best effort: the failure itself is what is reported. */
+static void record_error(module_ctx *c, sello_status st, const char *why)
+{
+    uint8_t code = (uint8_t)st;
+    size_t n = 0;
+    while (why[n] && n < 120)
+        n++;
+    (void)(record2(c, SELLO_AUDIT_ERROR, &code, 1, why, n) == SELLO_OK);
+}
+
 /* Records the clock's state when it changed since last recorded; state
  * changes also happen by themselves (drift), so every path that looks at
  * the clock calls this. */
@@ -600,21 +611,21 @@ static sello_status op_stamp(module_ctx *c, const uint8_t *in, size_t in_len,
     }
     uint64_t now, ticks = sello_board_ticks();
     sello_clock_why why = sello_clock_why_not(&c->clock, ticks);
-    if (note_clock(c, why) != SELLO_OK) {
-        stamp_reject(r, SELLO_TSP_FAIL_SYSTEM_FAILURE, "audit record failed");
-        return SELLO_OK;
-    }
     if (sello_clock_now(&c->clock, ticks, &now) != SELLO_OK) {
+        (void)(note_clock(c, why) == SELLO_OK);
         stamp_reject(r, SELLO_TSP_FAIL_TIME_NOT_AVAILABLE, clock_refusal(why));
         return SELLO_OK;
     }
     const char *refusal = key_life_refusal(&c->signer, now);
     if (refusal) {
+        (void)(note_clock(c, why) == SELLO_OK);
         stamp_reject(r, SELLO_TSP_FAIL_SYSTEM_FAILURE, refusal);
         return SELLO_OK;
     }
     /* A new reservation saves the chain's position with it; so does a
-     * chain that ran out of reserved sequence numbers. */
+     * chain that ran out of reserved sequence numbers. The checkpoint
+     * comes before this request's other records: a power cut after the
+     * save must not lose records the saved checkpoint depends on. */
     if (sello_audit_needs_save(&c->audit) && save_counters(c) != SELLO_OK) {
         stamp_reject(r, SELLO_TSP_FAIL_SYSTEM_FAILURE, "audit checkpoint failed");
         return SELLO_OK;
@@ -623,6 +634,10 @@ static sello_status op_stamp(module_ctx *c, const uint8_t *in, size_t in_len,
     bool saving = sello_counters_write_due(&c->counters, now);
     if (saving && audit_checkpoint(c, &saved) != SELLO_OK) {
         stamp_reject(r, SELLO_TSP_FAIL_SYSTEM_FAILURE, "audit checkpoint failed");
+        return SELLO_OK;
+    }
+    if (note_clock(c, why) != SELLO_OK) {
+        stamp_reject(r, SELLO_TSP_FAIL_SYSTEM_FAILURE, "audit record failed");
         return SELLO_OK;
     }
     uint64_t counter;
@@ -635,6 +650,7 @@ static sello_status op_stamp(module_ctx *c, const uint8_t *in, size_t in_len,
         return SELLO_OK;
     }
     if (st != SELLO_OK) {
+        record_error(c, st, "serial reservation failed");
         stamp_reject(r, SELLO_TSP_FAIL_SYSTEM_FAILURE, "serial reservation failed");
         return SELLO_OK;
     }
@@ -882,6 +898,7 @@ static sello_status op_load_cert(module_ctx *c, const uint8_t *in,
             return record(c, SELLO_AUDIT_CERT, digest, sizeof digest);
         }
         r->why = "storing the certificate failed";
+        record_error(c, st, r->why);
     }
     /* Keep serving with the certificate that was there before, if any. */
     const char *ignored;
@@ -1104,16 +1121,20 @@ static sello_status count_failure(module_ctx *c)
 {
     if (c->counters.failures < 0xff)
         c->counters.failures++;
-    if (c->counters.failures >= c->cfg.lockout_failures) {
+    bool locks = c->counters.failures >= c->cfg.lockout_failures;
+    if (locks) {
         c->counters.locked = true;
         c->locked_until = ticks_after_s(sello_board_ticks(),
                                         c->cfg.lockout_s);
         sello_session_close(&c->session);
-        uint8_t seconds[4];
-        sello_put_be32(seconds, c->cfg.lockout_s);
-        SELLO_TRY(record(c, SELLO_AUDIT_LOCKOUT, seconds, sizeof seconds));
     }
-    return save_counters(c);
+    /* Saved before its record is made: see op_stamp. */
+    SELLO_TRY(save_counters(c));
+    if (!locks)
+        return SELLO_OK;
+    uint8_t seconds[4];
+    sello_put_be32(seconds, c->cfg.lockout_s);
+    return record(c, SELLO_AUDIT_LOCKOUT, seconds, sizeof seconds);
 }
 
 /* The quorum is met: K is rebuilt, the key secret unwrapped, and the
@@ -1140,10 +1161,12 @@ static sello_status perform_quorum(module_ctx *c, reply *r)
     switch (purpose) {
     case SELLO_PURPOSE_ACTIVATE:
         st = unlock_key(c, c->key_secret, secret_len);
-        if (st != SELLO_OK)
+        if (st != SELLO_OK) {
             r->why = "the unwrapped key failed its self-test";
-        else if (done.has_proposal)
+            record_error(c, st, r->why);
+        } else if (done.has_proposal) {
             st = calibrate_from(c, &done);
+        }
         break;
     case SELLO_PURPOSE_DESTROY:
         if (c->cfg.engine == SELLO_ENGINE_TOKEN) {
@@ -1217,6 +1240,13 @@ static sello_status op_session_submit(module_ctx *c, const uint8_t *in,
     sello_status st = sello_session_submit(&c->session, &c->custody,
                                            &c->custody_keys, in, in_len,
                                            &r->why, &counts);
+    /* A counted failure is saved (with a checkpoint) before its record
+     * is made: see op_stamp. */
+    if (st != SELLO_OK && st != SELLO_ERR_PARAM && st != SELLO_ERR_SESSION &&
+        counts && count_failure(c) != SELLO_OK) {
+        r->why = "storing the failure count failed";
+        return SELLO_ERR_STORAGE;
+    }
     uint8_t share_event[2] = { (uint8_t)st, counts };
     SELLO_TRY(record(c, SELLO_AUDIT_SHARE, share_event, sizeof share_event));
     if (st == SELLO_ERR_PARAM)
@@ -1226,13 +1256,8 @@ static sello_status op_session_submit(module_ctx *c, const uint8_t *in,
                  "or has expired";
         return st;
     }
-    if (st != SELLO_OK) {
-        if (counts && count_failure(c) != SELLO_OK) {
-            r->why = "storing the failure count failed";
-            return SELLO_ERR_STORAGE;
-        }
+    if (st != SELLO_OK)
         return st;
-    }
     uint8_t accepted = (uint8_t)c->session.count;
     bool done = accepted >= c->custody.m;
     if (done) {

@@ -317,7 +317,9 @@ enum {
 #define SELLO_AUDIT_FORMAT 1u
 #define SELLO_AUDIT_HEADER_LEN 52u
 enum {
-    SELLO_AUDIT_RESTART = 1,    /* saved checkpoint seq (8, 0: none),
+    SELLO_AUDIT_RESTART = 1,    /* a start that passed the power-on
+                                   self-tests: saved checkpoint seq (8, 0:
+                                   none),
                                    flags (1: bit 0 records were rolled
                                    back), audit key SPKI (91), the saved
                                    CHECKPOINT record (when there is one) */
@@ -338,7 +340,10 @@ enum {
     SELLO_AUDIT_TOKEN = 14,     /* serial magnitude (12), SHA-256 of the
                                    TimeStampResp (32) */
     SELLO_AUDIT_CHECKPOINT = 15, /* signature */
-    SELLO_AUDIT_ERROR = 16,     /* status (1), then a UTF-8 reason */
+    SELLO_AUDIT_ERROR = 16,     /* status (1), then a UTF-8 reason: a
+                                   failed key self-test (the QUORUM record
+                                   of an activation says pass or fail), a
+                                   storage failure */
 };
 
 /* Why the clock is not synchronised (SELLO_ST_CLOCK_WHY,

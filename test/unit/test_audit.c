@@ -1834,13 +1834,13 @@ static void test_gap_undelivered_stamp(void **state)
     uint8_t key[SPKI_LEN];
     status_key(key);
     av_result res;
-    /* The records never delivered are missing from the log: the
-     * verifier stops at the RESTART and says so (a gap it cannot tell
-     * from a removal, which is why the relay stores before it
-     * releases anything). */
+    /* The stamp's checkpoint came first among its records and travels
+     * in the RESTART: the records lost with the response (the token's,
+     * the clock's) came after it, so the log still verifies. */
     uint64_t bad = audit_verify(fx_audit_log, fx_audit_log_len, key, &res);
-    assert_true(bad != 0);
-    assert_non_null(strstr(res.why, "follows no record of the log"));
+    if (bad)
+        print_error("%s\n", res.why);
+    assert_int_equal(bad, 0);
     av_free(&res);
 }
 

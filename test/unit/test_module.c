@@ -1435,9 +1435,21 @@ static void test_serial_reservation_write_failure(void **state)
     board_mem_advance_ms(SELLO_TIME_LEASE_MS + PRECISION_MS);
     unsigned long ok_writes = board_mem_write_ok_count();
     board_mem_fail_writes_after(1);
+    size_t logged = fx_audit_log_len;
     stamp_result s2 = stamp();
     expect_refused(s2, 25);
     assert_int_equal(board_mem_write_ok_count(), ok_writes);
+    /* and the audit chain says so */
+    bool error_recorded = false;
+    for (size_t off = logged; off + SELLO_AUDIT_HEADER_LEN <= fx_audit_log_len;
+         off += SELLO_AUDIT_HEADER_LEN + sello_get_be16(fx_audit_log + off + 2))
+        if (fx_audit_log[off + 1] == SELLO_AUDIT_ERROR &&
+            fx_audit_log[off + SELLO_AUDIT_HEADER_LEN] == SELLO_ERR_STORAGE &&
+            memmem(fx_audit_log + off, SELLO_AUDIT_HEADER_LEN +
+                       sello_get_be16(fx_audit_log + off + 2),
+                   "serial reservation failed", 25))
+            error_recorded = true;
+    assert_true(error_recorded);
     uint64_t tokens = 0;
     assert_true(fx_status_field(&mod, SELLO_ST_TOKENS, &tokens));
     assert_int_equal(tokens, 1);
