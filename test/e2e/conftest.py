@@ -149,11 +149,12 @@ class Unit:
     opened from them (`shares`, plaintext, so tests can replay or tamper
     with them), `threshold`, `spki` and `unit_id`."""
 
-    def __init__(self, directory, engine="module"):
+    def __init__(self, directory, engine="module", sim_args=()):
         if engine not in abi.ENGINES:
             raise ValueError(f"engine {engine!r}")
         self.dir = directory
         self.engine = engine
+        self.sim_args = list(sim_args)  # e.g. ["--drift-ppm", "10000"]
         self.state = os.path.join(directory, "state")
         self.sim_sock = os.path.join(directory, "sim.sock")
         self.admin_sock = os.path.join(directory, "admin.sock")
@@ -172,7 +173,8 @@ class Unit:
 
     # -- processes -------------------------------------------------------
     def sim_command(self):
-        cmd = [SIM, "--socket", self.sim_sock, "--state", self.state]
+        cmd = [SIM, "--socket", self.sim_sock, "--state", self.state,
+               *self.sim_args]
         if self.token:
             cmd += list(self.token.sim_args())
         return cmd
@@ -212,17 +214,33 @@ class Unit:
     def restart_sim(self, sig=signal.SIGTERM, activate=False,
                     set_time=False):
         """Stops and starts sello-sim on the same state (the module comes
-        back READY, its key locked); optionally reactivates it with the
-        first M shares and sets its clock."""
+        back READY, its key locked, its clock uncalibrated); optionally
+        reactivates it with the first M shares and, with set_time, has the
+        same quorum calibrate the clock to this host's time (without
+        activate, a RECALIBRATE quorum does)."""
         self.stop_sim(sig)
         self.start_sim()
         if activate:
-            self.activate()
-        if set_time:
+            self.activate(calibrate=set_time)
+        elif set_time:
             self.set_time_now()
         return self
 
-    def start_relay(self, *extra):
+    def start_relay(self, *extra, time_feed=None, audit_log=True):
+        """sello-relayd in front of the module. time_feed=False turns the
+        relay's host time feed off (where the relay has one): the module's
+        clock then moves only as the test makes it, whether or not this
+        machine's kernel clock is synchronised (the feed sends nothing
+        when it is not). None leaves the relay's default. With audit_log,
+        a relay that stores the module's audit records (--audit-log) keeps
+        them in the unit's directory, unless `extra` names a log."""
+        if time_feed is False and relay_has_option("--time-feed-interval-ms") \
+                and not any(a.startswith("--time-feed") for a in extra):
+            extra = extra + ("--time-feed-interval-ms", "0")
+        if audit_log and relay_has_option("--audit-log") and not any(
+                a.startswith("--audit-log") for a in extra):
+            extra = extra + ("--audit-log",
+                             os.path.join(self.dir, "audit.log"))
         self.port = free_port()
         self.relay = subprocess.Popen(
             [RELAY, "--listen", f"127.0.0.1:{self.port}",
@@ -250,8 +268,12 @@ class Unit:
         self.stop_sim()
 
     # -- module ---------------------------------------------------------
-    def module(self):
-        return abi.Module(self.sim_sock)
+    def module(self, audit_ack=True):
+        """A link straight to the module. It acknowledges the audit records
+        its requests made (sello_abi.Module), so that tests driving the
+        module directly never fill its record buffer; audit_ack=False
+        leaves them to a relay that stores them (test_audit_store.py)."""
+        return abi.Module(self.sim_sock, audit_ack=audit_ack)
 
     def status(self):
         with self.module() as m:
@@ -292,11 +314,14 @@ class Unit:
         return self
 
     def provision(self, ca, key="p256", params=(), chain=True, n=3, m=2,
-                  activate=True, set_time=True, issue=None):
+                  activate=True, set_time=True, issue=None,
+                  uncertainty_us=abi.TEST_UNCERTAINTY_US):
         """The key ceremony (n custodians, threshold m), the certificate
         issued by `ca` (or by issue(csr_der, out_pem) -> cert DER) and
-        loaded, then activated with the first m shares and the clock set:
-        the unit is active."""
+        loaded, then activated with the first m shares. With set_time the
+        clock is calibrated to this host's time by the quorum: by the
+        activation's proposal, or, without activate, by a RECALIBRATE
+        quorum (the unit stays READY), with uncertainty_us."""
         self.ceremony(key, params, n, m)
         with self.module() as link:
             csr = link.call(abi.OP_GET_CSR)
@@ -305,24 +330,35 @@ class Unit:
             link.call(abi.OP_LOAD_CERT,
                       self.cert_der + (ca.der if chain else b""))
             if activate:
-                reply = link.activate(self.shares[:m])
+                reply = link.activate(
+                    self.shares[:m],
+                    abi.time_proposal(uncertainty_us=uncertainty_us)
+                    if set_time else None)
+                assert reply.get("done") == 1, reply
+            elif set_time:
+                reply = link.recalibrate(self.shares[:m],
+                                         uncertainty_us=uncertainty_us)
                 assert reply.get("done") == 1, reply
             if set_time:
-                link.set_time(int(time.time() * 1000))
+                st = link.status()
+                assert st["clock"] == abi.CLOCK_SYNCHRONISED, st
         return self
 
-    def activate(self, shares=None):
-        """An ACTIVATE session with `shares` (default: the first M)."""
+    def activate(self, shares=None, calibrate=False):
+        """An ACTIVATE session with `shares` (default: the first M); with
+        calibrate, it proposes this host's time too."""
         with self.module() as m:
             return m.activate(self.shares[:self.threshold]
-                              if shares is None else shares)
+                              if shares is None else shares,
+                              abi.time_proposal() if calibrate else None)
 
     def set_time_now(self):
-        m = self.module()
-        try:
-            m.set_time(int(time.time() * 1000))
-        finally:
-            m.close()
+        """Calibrates the clock to this host's time: a RECALIBRATE quorum
+        of the first M shares (the host cannot set the clock alone)."""
+        with self.module() as m:
+            reply = m.recalibrate(self.shares[:self.threshold])
+            assert reply.get("done") == 1, reply
+            return reply
 
     @property
     def url(self):
@@ -336,6 +372,25 @@ class Unit:
                 return r.status, r.headers, r.read()
         except urllib.error.HTTPError as e:
             return e.code, e.headers, e.read()
+
+
+_relay_help = None
+
+
+def relay_has_option(option):
+    """True when sello-relayd's --help lists `option` (e.g.
+    --time-feed-interval-ms: the host time feed, TIME_OBSERVE frames from
+    the host clock; --audit-log: the store of the module's audit
+    records)."""
+    global _relay_help
+    if _relay_help is None:
+        r = subprocess.run([RELAY, "--help"], capture_output=True, text=True)
+        _relay_help = r.stdout + r.stderr
+    return option in _relay_help
+
+
+def relay_has_time_feed():
+    return relay_has_option("--time-feed-interval-ms")
 
 
 def make_token(directory):
@@ -364,10 +419,10 @@ def ca(tmp_path_factory):
 def unit_factory(tmp_path):
     units = []
 
-    def make(name="unit", engine="module"):
+    def make(name="unit", engine="module", sim_args=()):
         d = tmp_path / name
         d.mkdir()
-        u = Unit(str(d), engine)
+        u = Unit(str(d), engine, sim_args)
         units.append(u)
         return u
     yield make
@@ -377,8 +432,9 @@ def unit_factory(tmp_path):
 
 @pytest.fixture
 def unit(unit_factory, ca):
-    """An active P-256 unit behind a relay."""
-    return unit_factory().start_sim().provision(ca).start_relay()
+    """An active P-256 unit behind a relay (its time feed off)."""
+    return unit_factory().start_sim().provision(ca).start_relay(
+        time_feed=False)
 
 
 @pytest.fixture(params=["module", "token"])
@@ -388,3 +444,84 @@ def engine(request):
     if request.param == "token" and not token_available():
         pytest.skip("SoftHSMv2 is not installed")
     return request.param
+
+
+# ---- the test-only simulator (board/sim/test_hooks.c) ----------------------
+
+SIM_TEST = os.path.join(ROOT, os.environ.get("SELLO_BUILD", "build"), "test",
+                        "sello-sim-test")
+
+
+class SimTicks:
+    """sello-sim-test's SELLO_SIM_TEST_TICKS file, "RATE_PPM JUMP_NS": from
+    the first tick the simulator reads after a change, its ticks run at
+    (1 + RATE_PPM / 10^6) of CLOCK_MONOTONIC, plus JUMP_NS (cumulative
+    forward jumps). The simulator sees a change by the file's mtime, which
+    the kernel keeps only to a jiffy: every version gets its own,
+    strictly increasing mtime, and is written by rename."""
+
+    def __init__(self, path):
+        self.path = path
+        self.rate_ppm = 0
+        self.jump_ns = 0
+        self._mtime_ns = 0
+        self._write()
+
+    def _write(self):
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(f"{self.rate_ppm} {self.jump_ns}\n")
+        ns = max(time.time_ns(), self._mtime_ns + 1_000_000)
+        os.utime(tmp, ns=(ns, ns))
+        os.replace(tmp, self.path)
+        self._mtime_ns = ns
+
+    def set_rate(self, ppm):
+        assert -1_000_000 < ppm <= 1_000_000, ppm
+        self.rate_ppm = ppm
+        self._write()
+
+    def jump(self, ns):
+        """Jumps the ticks forward by ns (on top of earlier jumps)."""
+        assert ns >= 0, ns
+        self.jump_ns += ns
+        self._write()
+
+
+class HookedUnit(Unit):
+    """A Unit whose module runs on sello-sim-test: the same firmware and
+    board as sello-sim, plus the test hooks. `ticks` drives its tick
+    source; `sim_env` holds the hooks' other variables
+    (SELLO_SIM_TEST_CRASH_AT / _CRASH_WHEN / _PERSIST_LOG), read at each
+    start of the simulator."""
+
+    def __init__(self, directory, sim_args=()):
+        super().__init__(directory, "module", sim_args)
+        self.ticks = SimTicks(os.path.join(directory, "ticks"))
+        self.sim_env = {}
+
+    def sim_command(self):
+        cmd = super().sim_command()
+        cmd[0] = SIM_TEST
+        env = {"SELLO_SIM_TEST_TICKS": self.ticks.path, **self.sim_env}
+        # env(1) execs the simulator: the Popen's pid and exit code are its.
+        return ["env", *[f"{k}={v}" for k, v in env.items()], *cmd]
+
+
+@pytest.fixture
+def hooked_unit_factory(tmp_path):
+    """HookedUnit(s) in tmp_path, stopped afterwards; fails (not skips)
+    when sello-sim-test was not built (`make test-programs`)."""
+    if not os.access(SIM_TEST, os.X_OK):
+        pytest.fail(f"{SIM_TEST} is missing: run `make test-programs`")
+    units = []
+
+    def make(name="unit", sim_args=()):
+        d = tmp_path / name
+        d.mkdir()
+        u = HookedUnit(str(d), sim_args)
+        units.append(u)
+        return u
+    yield make
+    for u in units:
+        u.stop()

@@ -12,6 +12,7 @@ construction is checked against the specification and not against itself
 import os
 import socket
 import struct
+import time
 
 MAGIC = 0x53
 VERSION = 1
@@ -20,13 +21,19 @@ PAYLOAD_MAX = 8192
 
 OP_STATUS, OP_STAMP, OP_GET_CERTS = 0x01, 0x02, 0x03
 OP_INIT, OP_GET_CSR, OP_LOAD_CERT, OP_DEACTIVATE = 0x10, 0x11, 0x12, 0x13
-OP_SET_TIME = 0x20
+OP_SET_TIME, OP_TIME_OBSERVE = 0x20, 0x21  # SET_TIME: retired, refused
 OP_SESSION_OPEN, OP_SESSION_SUBMIT = 0x30, 0x31
+OP_AUDIT_ACK, OP_AUDIT_READ = 0x40, 0x41
 KNOWN_OPS = frozenset({OP_STATUS, OP_STAMP, OP_GET_CERTS, OP_INIT,
                        OP_GET_CSR, OP_LOAD_CERT, OP_DEACTIVATE, OP_SET_TIME,
-                       OP_SESSION_OPEN, OP_SESSION_SUBMIT})
+                       OP_TIME_OBSERVE, OP_SESSION_OPEN, OP_SESSION_SUBMIT,
+                       OP_AUDIT_ACK, OP_AUDIT_READ})
 
 FLAG_MALFORMED_REQUEST = 0x01
+# The payload begins with 2 octets of length and that many octets of audit
+# records (abi.h); Module takes them off, keeps them and acknowledges them.
+FLAG_AUDIT = 0x02
+AUDIT_HEADER_LEN = 52
 
 # sello_status (include/sello/status.h)
 OK, ERR_FRAME, ERR_VERSION, ERR_OPCODE, ERR_TOO_LARGE = 0, 1, 2, 3, 4
@@ -55,6 +62,7 @@ INIT_HASHES, INIT_SIG_HASH, INIT_QUALIFIED, INIT_TSA_NAME = 5, 6, 7, 8
 INIT_CHAIN, INIT_INSTANCE = 9, 10
 INIT_CUSTODIAN, INIT_THRESHOLD, INIT_ENGINE = 11, 12, 13
 INIT_LOCKOUT_FAILURES, INIT_LOCKOUT_S, INIT_KEY_USAGE_DAYS = 14, 15, 16
+INIT_SLEW_PPM, INIT_MAX_OBS_AGE_S = 17, 18
 
 ENGINE_MODULE, ENGINE_TOKEN = 1, 2
 ENGINES = {"module": ENGINE_MODULE, "token": ENGINE_TOKEN}
@@ -67,8 +75,19 @@ ST = {1: "state", 2: "key_type", 3: "policy", 4: "accuracy_ms", 5: "hashes",
       14: "threshold", 15: "custodians", 16: "unit_id", 17: "engine",
       18: "unlocked", 19: "failures", 20: "locked_s", 21: "session",
       22: "session_accepted", 23: "time_doubt", 24: "usage_not_after",
-      25: "simulation", 26: "generation"}
-ST_BYTES = ("policy", "fw_version", "unit_id")
+      25: "simulation", 26: "generation", 27: "clock_why",
+      28: "clock_error_us", 29: "obs_offset_us", 30: "obs_age_ms",
+      31: "sync_left_s", 32: "leap", 33: "slew_ppm", 34: "drift_ppm",
+      35: "audit_seq", 36: "audit_head", 37: "audit_pending",
+      38: "audit_key"}
+# Kept as bytes by _fields; status() turns obs_offset_us (two's
+# complement) and leap (instant, kind) into numbers.
+ST_BYTES = ("policy", "fw_version", "unit_id", "obs_offset_us", "leap",
+            "audit_head", "audit_key")
+# What moves by itself or with every audited request, whatever the request
+# did: tests comparing STATUS before and after leave these out.
+ST_VOLATILE = ("utc_ms", "locked_s", "clock_error_us", "sync_left_s",
+               "obs_age_ms", "audit_seq", "audit_head", "audit_pending")
 
 # Dual control: boxes and shares
 BOX_LABEL_SHARE = b"sello share for custodian v1"
@@ -85,18 +104,61 @@ SESSION_ID_LEN = 16
 SUBMIT_LEN = SESSION_ID_LEN + SHARE_BOX_LEN
 
 PURPOSE_ACTIVATE, PURPOSE_DESTROY, PURPOSE_RECALIBRATE = 1, 2, 3
+PURPOSE_LEAP = 4
 SESSION_OPEN_NEW = 0x01
+PROPOSAL_LEN = 12
+LEAP_CANCEL, LEAP_INSERTED, LEAP_DELETED = 0, 1, 2
 
 SESS_ID, SESS_CHALLENGE, SESS_PUBKEY, SESS_EXPIRES_S = 1, 2, 3, 4
 SESS_PURPOSE, SESS_THRESHOLD, SESS_CUSTODIANS, SESS_UNIT_ID = 5, 6, 7, 8
-SESS_ACCEPTED, SESS_DONE = 9, 10
+SESS_ACCEPTED, SESS_DONE, SESS_PROPOSAL, SESS_AGE_MS = 9, 10, 11, 12
 SESS = {1: "id", 2: "challenge", 3: "pubkey", 4: "expires_s", 5: "purpose",
         6: "threshold", 7: "custodians", 8: "unit_id", 9: "accepted",
-        10: "done"}
-SESS_BYTES = ("id", "challenge", "pubkey", "unit_id")
+        10: "done", 11: "proposal", 12: "age_ms"}
+SESS_BYTES = ("id", "challenge", "pubkey", "unit_id", "proposal")
 SESSION_LIFETIME_S = 600
 
-CLOCK_UNSET, CLOCK_SET = 0, 1
+# Clock states (SELLO_ST_CLOCK, SELLO_OBS_CLOCK) and why not synchronised
+CLOCK_UNCALIBRATED, CLOCK_SYNCHRONISED, CLOCK_UNSYNCHRONISED = 0, 1, 2
+WHY_NONE, WHY_UNCALIBRATED, WHY_ERROR, WHY_DISAGREE = 0, 1, 2, 3
+WHY_STALE, WHY_LEAP, WHY_BEHIND = 4, 5, 6
+
+# TIME_OBSERVE
+OBS_ACCEPTED, OBS_DISAGREES, OBS_USELESS = 1, 2, 3
+OBS = {1: "verdict", 2: "offset_us", 3: "clock", 4: "clock_why"}
+
+# The uncertainty the tests propose with the host's time (this process
+# reads the clock and sends the frame within it on a loaded CI machine).
+TEST_UNCERTAINTY_US = 20_000
+
+
+def signed64(b):
+    return int.from_bytes(b, "big", signed=True)
+
+
+def proposal(value, param):
+    """A session proposal (abi.h): u64 value, u32 parameter."""
+    return struct.pack(">QI", value, param)
+
+
+def now_us():
+    return time.time_ns() // 1000
+
+
+def time_proposal(utc_us=None, uncertainty_us=TEST_UNCERTAINTY_US):
+    """ACTIVATE/RECALIBRATE: UTC now (or utc_us) +- uncertainty_us."""
+    return proposal(now_us() if utc_us is None else utc_us, uncertainty_us)
+
+
+def leap_proposal(at_us, kind):
+    """LEAP: the instant (a midnight on the 1st of a month), 1 inserted,
+    2 deleted; leap_proposal(0, LEAP_CANCEL) cancels."""
+    return proposal(at_us, kind)
+
+
+def parse_proposal(p):
+    """(value, param) of a proposal."""
+    return struct.unpack(">QI", p)
 
 
 class ModuleError(Exception):
@@ -130,6 +192,25 @@ def parse_tlv_list(data):
         out.append((t, data[i + 3:i + 3 + n]))
         i += 3 + n
     return out
+
+
+def split_audit_records(data):
+    """The records of an audit prefix, each as bytes; ValueError when they
+    do not add up."""
+    out, i = [], 0
+    while i < len(data):
+        if len(data) - i < AUDIT_HEADER_LEN:
+            raise ValueError("truncated audit record header")
+        n = struct.unpack_from(">H", data, i + 2)[0]
+        if len(data) - i - AUDIT_HEADER_LEN < n:
+            raise ValueError("truncated audit record")
+        out.append(data[i:i + AUDIT_HEADER_LEN + n])
+        i += AUDIT_HEADER_LEN + n
+    return out
+
+
+def audit_seq(record):
+    return struct.unpack_from(">Q", record, 4)[0]
 
 
 def _fields(data, names, as_bytes):
@@ -248,17 +329,31 @@ def flip(data, offset, mask=0x01):
     return bytes(b)
 
 
-def seal_submission(session, share, purpose=None, session_id=None, eph=None):
+_SESSION_OWN = object()
+
+
+def submission_context(purpose, session_id, proposal=b""):
+    """A submission box's context (abi.h, "Dual control"): the purpose
+    octet, the session id, then the session's proposal when it has one."""
+    return bytes([purpose]) + session_id + (proposal or b"")
+
+
+def seal_submission(session, share, purpose=None, session_id=None, eph=None,
+                    proposal=_SESSION_OWN):
     """The SESSION_SUBMIT payload for `share` in `session` (a session_open
     dict): the session id, then the share sealed to the session key and the
-    module's ceremony key (read from the share). `purpose` and `session_id`
-    default to the session's own; a test passes others to lie."""
+    module's ceremony key (read from the share). `purpose`, `session_id`
+    and `proposal` default to the session's own (its SESS_PROPOSAL, or none
+    when it has none); a test passes others to lie."""
     purpose = session["purpose"] if purpose is None else purpose
     sid = session["id"] if session_id is None else session_id
+    if proposal is _SESSION_OWN:
+        proposal = session.get("proposal", b"")
     module_key = share[SHARE_MODULE_KEY:SHARE_MAC]
     box = box_seal([session["pubkey"], module_key], share,
                    salt=session["challenge"], label=BOX_LABEL_SUBMIT,
-                   context=bytes([purpose]) + sid, eph=eph)
+                   context=submission_context(purpose, sid, proposal),
+                   eph=eph)
     return sid + box
 
 
@@ -301,13 +396,20 @@ def shamir_combine(points):
 # ---- the link -------------------------------------------------------------
 
 class Module:
-    """One link to the module; frames are sent and answered in order."""
+    """One link to the module; frames are sent and answered in order.
 
-    def __init__(self, path, timeout=120):
+    Playing the host, it takes the audit records off every response that
+    carries them (FLAG_AUDIT), keeps them in `audit_log` and, with
+    `audit_ack` (default), acknowledges them at once, as a host does once
+    they are stored, so that the module's record buffer never fills."""
+
+    def __init__(self, path, timeout=120, audit_ack=True):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         self.sock.connect(path)
         self.tag = 0
+        self.audit_ack = audit_ack
+        self.audit_log = []
 
     def close(self):
         self.sock.close()
@@ -337,13 +439,29 @@ class Module:
         return buf
 
     def call_raw(self, op, payload=b""):
-        """Sends one frame; returns (status, flags, payload)."""
+        """Sends one frame; returns (status, flags, payload), the payload
+        without its audit records (see the class)."""
         self.tag += 1
         self.send_raw(HEADER.pack(MAGIC, VERSION, op, 0, self.tag,
                                   len(payload)) + payload)
         code, flags, tag, body = self.recv_frame()
         assert tag == self.tag, (tag, self.tag)
+        if flags & FLAG_AUDIT:
+            assert len(body) >= 2, body
+            n = struct.unpack_from(">H", body)[0]
+            assert len(body) >= 2 + n, (n, len(body))
+            records = split_audit_records(body[2:2 + n])
+            body = body[2 + n:]
+            self.audit_log += records
+            if records and self.audit_ack:
+                self.ack_audit(audit_seq(records[-1]))
         return code, flags, body
+
+    def ack_audit(self, seq):
+        """AUDIT_ACK: the host stored every record up to `seq`."""
+        code, _, body = self.call_raw(OP_AUDIT_ACK, struct.pack(">Q", seq))
+        if code != 0:
+            raise ModuleError(code, body.decode(errors="replace"))
 
     def call(self, op, payload=b""):
         code, flags, body = self.call_raw(op, payload)
@@ -352,7 +470,15 @@ class Module:
         return body
 
     def status(self):
-        return _fields(self.call(OP_STATUS), ST, ST_BYTES)
+        st = _fields(self.call(OP_STATUS), ST, ST_BYTES)
+        if "obs_offset_us" in st:
+            st["obs_offset_us"] = signed64(st["obs_offset_us"])
+        if "leap" in st:
+            leap = st.pop("leap")
+            assert len(leap) == 9, leap.hex()
+            st["leap_us"] = int.from_bytes(leap[:8], "big")
+            st["leap_kind"] = leap[8]
+        return st
 
     def stamp(self, der):
         """Returns (flags, TimeStampResp DER)."""
@@ -362,7 +488,19 @@ class Module:
         return flags, body
 
     def set_time(self, utc_ms):
+        """The retired SET_TIME: the module refuses it (ERR_STATE)."""
         return self.call(OP_SET_TIME, struct.pack(">Q", utc_ms))
+
+    def observe(self, ref_us, uncertainty_us):
+        """TIME_OBSERVE: {verdict, offset_us (signed), clock, clock_why}."""
+        body = self.call(OP_TIME_OBSERVE,
+                         struct.pack(">qI", ref_us, uncertainty_us))
+        out = {}
+        for t, v in parse_tlv_list(body):
+            name = OBS.get(t, str(t))
+            out[name] = (signed64(v) if name == "offset_us"
+                         else int.from_bytes(v, "big"))
+        return out
 
     # -- dual control ----------------------------------------------------
     def init(self, custodian_privs, m, params=()):
@@ -382,8 +520,14 @@ class Module:
         assert len(spki) == 1 and len(uid) == 1, reply
         return spki[0], uid[0], boxes
 
-    def session_open(self, purpose, new=False):
-        payload = bytes([purpose]) + (bytes([SESSION_OPEN_NEW]) if new else b"")
+    def session_open(self, purpose, new=False, proposal=None):
+        """SESSION_OPEN; the flags octet is sent when `new` or with a
+        proposal (12 octets, see proposal())."""
+        payload = bytes([purpose])
+        if new or proposal is not None:
+            payload += bytes([SESSION_OPEN_NEW if new else 0])
+        if proposal is not None:
+            payload += proposal
         return _fields(self.call(OP_SESSION_OPEN, payload), SESS, SESS_BYTES)
 
     def submit_raw(self, payload):
@@ -394,17 +538,25 @@ class Module:
     def submit(self, session, share, purpose=None):
         return self.submit_raw(seal_submission(session, share, purpose))
 
-    def quorum(self, purpose, shares, new=True):
-        """Opens a session of `purpose` and submits `shares`; the last
-        reply."""
-        s = self.session_open(purpose, new=new)
+    def quorum(self, purpose, shares, new=True, proposal=None):
+        """Opens a session of `purpose` (with `proposal`) and submits
+        `shares`; the last reply."""
+        s = self.session_open(purpose, new=new, proposal=proposal)
         reply = None
         for sh in shares:
             reply = self.submit(s, sh)
         return reply
 
-    def activate(self, shares):
-        return self.quorum(PURPOSE_ACTIVATE, shares)
+    def activate(self, shares, proposal=None):
+        """ACTIVATE; with a proposal (time_proposal()) the same quorum
+        calibrates the clock."""
+        return self.quorum(PURPOSE_ACTIVATE, shares, proposal=proposal)
+
+    def recalibrate(self, shares, utc_us=None,
+                    uncertainty_us=TEST_UNCERTAINTY_US):
+        """A RECALIBRATE quorum to UTC now (or utc_us)."""
+        return self.quorum(PURPOSE_RECALIBRATE, shares,
+                           proposal=time_proposal(utc_us, uncertainty_us))
 
     def deactivate(self):
         return self.call(OP_DEACTIVATE)

@@ -1,6 +1,7 @@
 """The operator's path: the `sello` CLI over the relay's admin socket for
 the ceremony, `sello stamp` and `sello verify` over HTTP."""
 import os
+import re
 import stat
 import subprocess
 
@@ -18,10 +19,11 @@ def sello(unit, *args, check=True):
 def test_ceremony_through_admin_socket_then_stamp_and_verify(unit_factory, tmp_path):
     """The key ceremony's INIT and the activation quorum go through the
     admin socket as raw frames (the custodians' side of the CLI is
-    test_ceremony_cli.py's); csr, cert-load, set-time, status, stamp and
-    verify are the CLI's."""
+    test_ceremony_cli.py's: here the activation proposes the time that
+    calibrates the clock); csr, cert-load, status, stamp and verify are the
+    CLI's."""
     import sello_abi as abi
-    u = unit_factory().start_sim().start_relay()
+    u = unit_factory().start_sim().start_relay(time_feed=False)
     assert stat.S_IMODE(os.stat(u.admin_sock).st_mode) == 0o600
     assert "uninitialised" in sello(u, "status").stdout
 
@@ -37,11 +39,13 @@ def test_ceremony_through_admin_socket_then_stamp_and_verify(unit_factory, tmp_p
     ca_pem = str(ca_dir / "ca.pem")
     sello(u, "cert-load", str(tmp_path / "tsu.pem"), ca_pem)
     assert "ready" in sello(u, "status").stdout
+    assert "uncalibrated" in sello(u, "status").stdout
     with abi.Module(u.admin_sock) as admin:
-        assert admin.activate(u.shares[:u.threshold])["done"] == 1
-    sello(u, "set-time")
+        assert admin.activate(u.shares[:u.threshold],
+                              abi.time_proposal())["done"] == 1
     out = sello(u, "status").stdout
     assert "active" in out and "p384" in out
+    assert re.search(r"^clock +synchronised$", out, re.M), out
 
     data = tmp_path / "doc.txt"
     data.write_bytes(b"contract text\n")
@@ -73,13 +77,15 @@ def test_ceremony_through_admin_socket_then_stamp_and_verify(unit_factory, tmp_p
 
 
 def test_admin_errors_are_reported_clearly(unit):
-    # the clock of an active unit is set: a second set-time is refused
-    r = sello(unit, "set-time", check=False)
+    # a deactivated unit's key is locked: no CSR without the quorum
+    sello(unit, "deactivate")
+    r = sello(unit, "csr", "--out", os.path.join(unit.dir, "x.csr"),
+              check=False)
     assert r.returncode == 1
-    assert "sello: set-time: operation not allowed in the current state" \
+    assert "sello: csr: operation not allowed in the current state" \
         in r.stderr, r.stderr
     log = open(os.path.join(unit.dir, "relay.log")).read()
-    assert "op=SET_TIME" in log and "SELLO_ERR_STATE" in log and "uid=" in log
+    assert "op=GET_CSR" in log and "SELLO_ERR_STATE" in log and "uid=" in log
 
 
 def test_stamp_is_not_possible_on_the_admin_port_only(unit, tmp_path):

@@ -49,9 +49,10 @@ def expect(fn, status, pattern=None):
 
 
 def stable(st):
-    """STATUS without what moves by itself (the clock reading, a lockout's
-    remaining seconds)."""
-    return {k: v for k, v in st.items() if k not in ("utc_ms", "locked_s")}
+    """STATUS without what moves by itself (the clock reading and error
+    bound, a lockout's remaining seconds) or with every audited request
+    (the audit chain's position)."""
+    return {k: v for k, v in st.items() if k not in abi.ST_VOLATILE}
 
 
 def stamp(m, data=b"dual control"):
@@ -88,6 +89,21 @@ def stamp_serial(m, data=b"x"):
 
 def u8(v):
     return bytes([v])
+
+
+def first_of_month_us(year, month):
+    """UTC microseconds of 00:00:00 on the first of year-month."""
+    year += (month - 1) // 12
+    month = (month - 1) % 12 + 1
+    d = datetime.datetime(year, month, 1, tzinfo=datetime.timezone.utc)
+    return int(d.timestamp()) * 1_000_000
+
+
+def next_month_us(months=2):
+    """The first of the month `months` after this one, at midnight: far
+    enough ahead that no leap pause is near while a test runs."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return first_of_month_us(now.year, now.month + months)
 
 
 def u32(v):
@@ -314,7 +330,8 @@ def test_join_and_replace(ready):
         assert (j["id"], j["challenge"], j["pubkey"]) == (
             s["id"], s["challenge"], s["pubkey"])
         assert j["accepted"] == 1
-        r = m.session_open(abi.PURPOSE_RECALIBRATE)
+        r = m.session_open(abi.PURPOSE_RECALIBRATE,
+                           proposal=abi.time_proposal())
         assert r["id"] != s["id"] and r["accepted"] == 0
         assert m.status()["session"] == abi.PURPOSE_RECALIBRATE
         a = m.session_open(abi.PURPOSE_ACTIVATE)
@@ -375,7 +392,8 @@ def test_not_active_means_no_tokens(unit_factory, ca, engine):
         m.activate(u.shares[:2])
         assert stamp(m)[0] == "granted"
         # a session in progress ends with DEACTIVATE
-        s = m.session_open(abi.PURPOSE_RECALIBRATE)
+        s = m.session_open(abi.PURPOSE_RECALIBRATE,
+                           proposal=abi.time_proposal())
         m.submit(s, u.shares[0])
         assert m.deactivate() == b""
         st = m.status()
@@ -390,7 +408,7 @@ def test_not_active_means_no_tokens(unit_factory, ca, engine):
     with u.module() as m:
         st = m.status()
         assert st["state"] == abi.STATE_READY and st["unlocked"] == 0
-        assert st["clock"] == abi.CLOCK_SET
+        assert st["clock"] == abi.CLOCK_SYNCHRONISED
         assert_refused(m, r"activ")
         m.activate(u.shares[:2])
         assert stamp_serial(m) > 0
@@ -399,7 +417,7 @@ def test_not_active_means_no_tokens(unit_factory, ca, engine):
 def test_ready_unit_over_http_is_a_system_failure_reply(unit_factory, ca,
                                                         engine):
     u = unit_factory(engine=engine).start_sim().provision(
-        ca, activate=False).start_relay()
+        ca, activate=False).start_relay(time_feed=False)
     req, _ = tsp_util.request(b"over http")
     status, headers, body = u.post(req)
     assert status == 200
@@ -413,7 +431,8 @@ def test_http_port_carries_no_ceremony_operation(unit_factory, ca, engine):
     """Frames for DEACTIVATE and the session opcodes posted to the HTTP
     port are undecodable requests (400), and the module is untouched: a
     remote client cannot stop the unit or open sessions."""
-    u = unit_factory(engine=engine).start_sim().provision(ca).start_relay()
+    u = unit_factory(engine=engine).start_sim().provision(ca).start_relay(
+        time_feed=False)
     before = stable(u.status())
     for op, payload in [(abi.OP_DEACTIVATE, b""),
                         (abi.OP_SESSION_OPEN, u8(abi.PURPOSE_DESTROY)),
@@ -453,8 +472,40 @@ def test_malformed_session_frames(ready):
         cases = [
             (abi.OP_SESSION_OPEN, b"", abi.ERR_PARAM),
             (abi.OP_SESSION_OPEN, u8(0), abi.ERR_PARAM),
-            (abi.OP_SESSION_OPEN, u8(4), abi.ERR_PARAM),
+            (abi.OP_SESSION_OPEN, u8(5), abi.ERR_PARAM),
             (abi.OP_SESSION_OPEN, u8(0xff), abi.ERR_PARAM),
+            # proposals: required, refused, or malformed
+            (abi.OP_SESSION_OPEN, u8(abi.PURPOSE_RECALIBRATE), abi.ERR_PARAM),
+            (abi.OP_SESSION_OPEN, u8(abi.PURPOSE_LEAP), abi.ERR_PARAM),
+            (abi.OP_SESSION_OPEN, u8(abi.PURPOSE_DESTROY) + u8(0)
+             + abi.time_proposal(), abi.ERR_PARAM),
+            (abi.OP_SESSION_OPEN, u8(abi.PURPOSE_ACTIVATE) + u8(0)
+             + abi.time_proposal()[:-1], abi.ERR_PARAM),
+            (abi.OP_SESSION_OPEN, u8(abi.PURPOSE_ACTIVATE) + u8(0)
+             + abi.time_proposal() + u8(0), abi.ERR_PARAM),
+            (abi.OP_SESSION_OPEN, u8(abi.PURPOSE_ACTIVATE)
+             + abi.time_proposal(), abi.ERR_PARAM),  # no flags octet
+            (abi.OP_SESSION_OPEN, u8(abi.PURPOSE_ACTIVATE) + u8(0)
+             + abi.time_proposal(uncertainty_us=1_000_001), abi.ERR_PARAM),
+            (abi.OP_SESSION_OPEN, u8(abi.PURPOSE_RECALIBRATE) + u8(0)
+             + abi.time_proposal(utc_us=0), abi.ERR_PARAM),
+            (abi.OP_SESSION_OPEN, u8(abi.PURPOSE_LEAP) + u8(0)
+             + abi.leap_proposal(next_month_us(2) + 1, abi.LEAP_INSERTED),
+             abi.ERR_PARAM),
+            (abi.OP_SESSION_OPEN, u8(abi.PURPOSE_LEAP) + u8(0)
+             + abi.leap_proposal(next_month_us(2) + 86_400_000_000,
+                                 abi.LEAP_INSERTED), abi.ERR_PARAM),
+            (abi.OP_SESSION_OPEN, u8(abi.PURPOSE_LEAP) + u8(0)
+             + abi.leap_proposal(next_month_us(2), 3), abi.ERR_PARAM),
+            (abi.OP_SESSION_OPEN, u8(abi.PURPOSE_LEAP) + u8(0)
+             + abi.leap_proposal(next_month_us(2), abi.LEAP_CANCEL),
+             abi.ERR_PARAM),
+            (abi.OP_SESSION_OPEN, u8(abi.PURPOSE_LEAP) + u8(0)
+             + abi.leap_proposal(first_of_month_us(1990, 1),
+                                 abi.LEAP_INSERTED), abi.ERR_PARAM),
+            (abi.OP_SESSION_OPEN, u8(abi.PURPOSE_LEAP) + u8(0)
+             + abi.leap_proposal(next_month_us(15), abi.LEAP_INSERTED),
+             abi.ERR_PARAM),
             (abi.OP_SESSION_OPEN, u8(0) + u8(abi.SESSION_OPEN_NEW),
              abi.ERR_PARAM),
             (abi.OP_SESSION_OPEN, u8(abi.PURPOSE_ACTIVATE) + u8(0x02),
@@ -698,23 +749,31 @@ def test_destroy(unit_factory, ca, engine, from_state):
         assert stamp_serial(m) > 0
 
 
-def test_recalibrate_allows_one_set_time(unit_factory, ca, engine):
+def test_recalibrate_calibrates_to_the_proposal(unit_factory, ca, engine):
+    """RECALIBRATE needs a proposal; the quorum steps the clock to it (plus
+    the time since the session opened), by any step, and SET_TIME stays
+    refused before, during and after."""
     u = unit_factory(engine=engine).start_sim().provision(ca)
     with u.module() as m:
-        later = int(time.time() * 1000) + 3_600_000
-        expect(lambda: m.set_time(later), abi.ERR_STATE)
-        s = m.session_open(abi.PURPOSE_RECALIBRATE)
+        later = abi.now_us() + 3_600_000_000
+        expect(lambda: m.set_time(later // 1000), abi.ERR_STATE)
+        s = m.session_open(abi.PURPOSE_RECALIBRATE,
+                           proposal=abi.time_proposal(later, 5_000))
+        assert abi.parse_proposal(s["proposal"]) == (later, 5_000)
         m.submit(s, u.shares[0])
-        expect(lambda: m.set_time(later), abi.ERR_STATE)
+        expect(lambda: m.set_time(later // 1000), abi.ERR_STATE)
+        time.sleep(0.3)  # the quorum adds the time since the opening
         assert m.submit(s, u.shares[2])["done"] == 1
         st = m.status()
         assert st["state"] == abi.STATE_ACTIVE and st.get("time_doubt", 0) == 0
-        m.set_time(later)
-        assert abs(m.status()["utc_ms"] - later) < 60_000
-        expect(lambda: m.set_time(later + 1000), abi.ERR_STATE)
+        assert st["clock"] == abi.CLOCK_SYNCHRONISED, st
+        assert later // 1000 + 300 <= st["utc_ms"] < later // 1000 + 60_000
+        # the opening's uncertainty, widened by drift since, at least
+        assert st["clock_error_us"] >= 5_000
+        expect(lambda: m.set_time(later // 1000 + 1000), abi.ERR_STATE)
         info = tsp_util.tst_info(stamp(m)[3])
         gen = info["gen_time"].native.timestamp()
-        assert abs(gen - later / 1000) < 60
+        assert abs(gen - later / 1e6) < 60
 
 
 # ---- anti-rollback -------------------------------------------------------------
@@ -745,12 +804,13 @@ def test_restored_state_is_detected(unit_factory, ca, engine):
         assert_refused(m)
         wait_for(lambda: "locked_s" not in m.status(), timeout=6,
                  what="the start-up lockout to expire")
-        # activation alone does not clear the doubt
+        # activation alone (without a time to calibrate to) does not clear
+        # the doubt
         assert m.activate(u.shares[:2])["done"] == 1
         assert m.status()["time_doubt"] == 1
         assert_refused(m, r"roll|recalibrat")
-        assert m.quorum(abi.PURPOSE_RECALIBRATE, u.shares[1:3])["done"] == 1
-        m.set_time(int(time.time() * 1000))
+        # a calibration by the quorum does
+        assert m.recalibrate(u.shares[1:3])["done"] == 1
         assert m.status().get("time_doubt", 0) == 0
         after = [stamp_serial(m, b"c%d" % i) for i in range(5)]
     assert after == sorted(set(after))
@@ -797,7 +857,8 @@ def test_token_signatures_verify(unit_factory, ca, tmp_path):
     import softhsm
     if not softhsm.available():
         pytest.skip("SoftHSMv2 is not installed")
-    u = unit_factory(engine="token").start_sim().provision(ca).start_relay()
+    u = unit_factory(engine="token").start_sim().provision(ca).start_relay(
+        time_feed=False)
     data = tmp_path / "d"
     data.write_bytes(b"token engine")
     bodies = []

@@ -82,7 +82,8 @@ def test_sha1_accepted_when_configured(unit_factory, ca):
     import sello_abi as abi
     mask = sum(1 << abi.HASH_IDS[h] for h in ("sha1", "sha256"))
     u = unit_factory("sha1").start_sim().provision(
-        ca, params=[(abi.INIT_HASHES, mask.to_bytes(4, "big"))]).start_relay()
+        ca, params=[(abi.INIT_HASHES, mask.to_bytes(4, "big"))]).start_relay(
+            time_feed=False)
     _, _, body = u.post(tsp_util.request(b"x", "sha1")[0])
     assert tsp_util.status_of(body)[0] == "granted"
     _, _, body = u.post(tsp_util.request(b"x", "sha512")[0])
