@@ -279,7 +279,7 @@ static void relay_row_clock(struct relay_text *t,
         return;
     }
     bool have_why = relay_item_u8(it, SELLO_ST_CLOCK_WHY, &why);
-    const char *why_text = have_why ? relay_clock_why_str(why) : NULL;
+    const char *why_text = have_why ? sello_clock_why_str(why) : NULL;
     switch (v) {
     case SELLO_CLOCK_SYNCHRONISED:
         relay_text_printf(t, "synchronised");

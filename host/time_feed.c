@@ -54,28 +54,6 @@ struct relay_feed {
 
 /* ---- names -------------------------------------------------------------- */
 
-const char *relay_clock_why_str(uint8_t why)
-{
-    switch (why) {
-    case SELLO_CLOCK_WHY_NONE:
-        return "synchronised";
-    case SELLO_CLOCK_WHY_UNCALIBRATED:
-        return "not calibrated: custodians must calibrate it";
-    case SELLO_CLOCK_WHY_ERROR:
-        return "its error bound exceeds the declared accuracy (no recent "
-               "agreeing observation)";
-    case SELLO_CLOCK_WHY_DISAGREE:
-        return "an observation disagreed beyond the declared accuracy";
-    case SELLO_CLOCK_WHY_STALE:
-        return "no accepted observation within the maximum age";
-    case SELLO_CLOCK_WHY_LEAP:
-        return "paused around an announced leap second";
-    case SELLO_CLOCK_WHY_BEHIND:
-        return "behind time already issued";
-    default:
-        return NULL;
-    }
-}
 
 const char *relay_clock_state_str(uint8_t clock)
 {
@@ -414,7 +392,7 @@ static void relay_feed_clock_phrase(const struct relay_feed_answer *a,
                                     char *buf, size_t n)
 {
     const char *state = relay_clock_state_str(a->clock);
-    const char *why = relay_clock_why_str(a->why);
+    const char *why = sello_clock_why_str(a->why);
     char num[16];
     if (state == NULL) {
         snprintf(num, sizeof num, "state %u", a->clock);

@@ -128,9 +128,8 @@ void relay_feed_snapshot(struct relay_feed *feed,
 /* After relay_link_stop(), which completes the feed's call. */
 void relay_feed_free(struct relay_feed *feed);
 
-/* Words for the clock's SELLO_CLOCK_WHY_*, SELLO_CLOCK_* and SELLO_OBS_*
- * values; NULL for a value the ABI lacks. */
-const char *relay_clock_why_str(uint8_t why);
+/* Words for the clock's SELLO_CLOCK_* and SELLO_OBS_* values; NULL for a
+ * value the ABI lacks (reasons: sello_clock_why_str). */
 const char *relay_clock_state_str(uint8_t clock);
 const char *relay_obs_verdict_str(uint8_t verdict);
 

@@ -1028,7 +1028,7 @@ static void print_clock_text(const unit_status *st)
             row("clock", "%s\n", unit_clock_name(clock));
         else
             row("clock", "%s: %s\n", unit_clock_name(clock),
-                unit_clock_why_text((unsigned)NUM(CLOCK_WHY)));
+                sello_clock_why_str((int)NUM(CLOCK_WHY)));
     }
     if (HAS(UTC_MS)) {
         util_utc_iso(NUM(UTC_MS), buf, sizeof buf);
@@ -1258,12 +1258,12 @@ static void print_status_json(const unit_status *st)
     if (st->has[SELLO_ST_CLOCK_WHY]) {
         FIELD("clock_why");
         json_string(stdout,
-                    unit_clock_why_name((unsigned)st->num[SELLO_ST_CLOCK_WHY]));
+                    sello_clock_why_name((int)st->num[SELLO_ST_CLOCK_WHY]));
         FIELD("clock_why_code");
         printf("%llu", (unsigned long long)st->num[SELLO_ST_CLOCK_WHY]);
         FIELD("clock_why_text");
         json_string(stdout,
-                    unit_clock_why_text((unsigned)st->num[SELLO_ST_CLOCK_WHY]));
+                    sello_clock_why_str((int)st->num[SELLO_ST_CLOCK_WHY]));
     }
     if (st->has[SELLO_ST_UTC_MS]) {
         FIELD("utc_ms");

@@ -756,7 +756,7 @@ static void print_clock_line(const unit_status *st)
     printf("module clock: %s", unit_clock_name(clock));
     if (clock != SELLO_CLOCK_SYNCHRONISED && st->has[SELLO_ST_CLOCK_WHY])
         printf(" (%s)",
-               unit_clock_why_text((unsigned)st->num[SELLO_ST_CLOCK_WHY]));
+               sello_clock_why_str((int)st->num[SELLO_ST_CLOCK_WHY]));
     if (st->has[SELLO_ST_UTC_MS]) {
         char iso[48];
         util_utc_iso(st->num[SELLO_ST_UTC_MS], iso, sizeof iso);

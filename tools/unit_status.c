@@ -207,53 +207,6 @@ const char *unit_clock_name(unsigned clock)
     }
 }
 
-const char *unit_clock_why_name(unsigned why)
-{
-    switch (why) {
-    case SELLO_CLOCK_WHY_NONE:
-        return "none";
-    case SELLO_CLOCK_WHY_UNCALIBRATED:
-        return "uncalibrated";
-    case SELLO_CLOCK_WHY_ERROR:
-        return "error";
-    case SELLO_CLOCK_WHY_DISAGREE:
-        return "disagree";
-    case SELLO_CLOCK_WHY_STALE:
-        return "stale";
-    case SELLO_CLOCK_WHY_LEAP:
-        return "leap";
-    case SELLO_CLOCK_WHY_BEHIND:
-        return "behind";
-    default:
-        return "unknown";
-    }
-}
-
-const char *unit_clock_why_text(unsigned why)
-{
-    switch (why) {
-    case SELLO_CLOCK_WHY_NONE:
-        return "synchronised";
-    case SELLO_CLOCK_WHY_UNCALIBRATED:
-        return "custodians calibrate it with sello activate or sello "
-               "recalibrate";
-    case SELLO_CLOCK_WHY_ERROR:
-        return "its error bound exceeds the declared accuracy (no recent "
-               "agreeing time observation)";
-    case SELLO_CLOCK_WHY_DISAGREE:
-        return "it disagrees with the time reference beyond the declared "
-               "accuracy";
-    case SELLO_CLOCK_WHY_STALE:
-        return "no time observation accepted within the maximum age";
-    case SELLO_CLOCK_WHY_LEAP:
-        return "paused across an announced leap second";
-    case SELLO_CLOCK_WHY_BEHIND:
-        return "behind time already issued (it resumes when it has caught "
-               "up)";
-    default:
-        return "unknown reason";
-    }
-}
 
 const char *unit_leap_kind_name(unsigned kind)
 {

@@ -43,8 +43,6 @@ bool unit_status_fetch(admin_conn *c, const char *cmd, unit_status *st,
 const char *unit_state_name(unsigned state);   /* "ready" */
 const char *unit_purpose_name(unsigned purpose); /* "activate" */
 const char *unit_clock_name(unsigned clock);   /* "synchronised" */
-const char *unit_clock_why_name(unsigned why); /* "disagree" (JSON) */
-const char *unit_clock_why_text(unsigned why); /* a sentence fragment */
 const char *unit_leap_kind_name(unsigned kind); /* "inserted" */
 
 #endif

@@ -346,17 +346,57 @@ enum {
                                    storage failure */
 };
 
-/* Why the clock is not synchronised (SELLO_ST_CLOCK_WHY,
- * SELLO_OBS_CLOCK_WHY). */
+/*
+ * Why the clock is not synchronised (SELLO_ST_CLOCK_WHY,
+ * SELLO_OBS_CLOCK_WHY). X(name, number, short name, description);
+ * extend-only.
+ */
+#define SELLO_CLOCK_WHY_LIST(X)                                                \
+    X(SELLO_CLOCK_WHY_NONE, 0, "none", "synchronised")                         \
+    X(SELLO_CLOCK_WHY_UNCALIBRATED, 1, "uncalibrated",                         \
+      "not calibrated: custodians calibrate it (sello activate or sello "      \
+      "recalibrate)")                                                          \
+    X(SELLO_CLOCK_WHY_ERROR, 2, "error",                                       \
+      "its error bound exceeds the declared accuracy (no recent agreeing "     \
+      "time observation)")                                                     \
+    X(SELLO_CLOCK_WHY_DISAGREE, 3, "disagree",                                 \
+      "it disagrees with the time reference beyond the declared accuracy")     \
+    X(SELLO_CLOCK_WHY_STALE, 4, "stale",                                       \
+      "no time observation accepted within the maximum age")                   \
+    X(SELLO_CLOCK_WHY_LEAP, 5, "leap",                                         \
+      "paused across an announced leap second")                                \
+    X(SELLO_CLOCK_WHY_BEHIND, 6, "behind",                                     \
+      "behind time already issued (it resumes when it has caught up)")
+
 enum {
-    SELLO_CLOCK_WHY_NONE = 0,         /* synchronised */
-    SELLO_CLOCK_WHY_UNCALIBRATED = 1,
-    SELLO_CLOCK_WHY_ERROR = 2,        /* error bound beyond the accuracy */
-    SELLO_CLOCK_WHY_DISAGREE = 3,     /* an observation disagreed */
-    SELLO_CLOCK_WHY_STALE = 4,        /* maximum observation age passed */
-    SELLO_CLOCK_WHY_LEAP = 5,         /* an announced leap second is near */
-    SELLO_CLOCK_WHY_BEHIND = 6,       /* behind time already handed out */
+#define SELLO_CLOCK_WHY_ENUM(name, num, word, text) name = num,
+    SELLO_CLOCK_WHY_LIST(SELLO_CLOCK_WHY_ENUM)
+#undef SELLO_CLOCK_WHY_ENUM
 };
+
+/* The short name ("disagree") of a clock reason, or "unknown". */
+static inline const char *sello_clock_why_name(int why)
+{
+    switch (why) {
+#define SELLO_CLOCK_WHY_CASE(name, num, word, text) case num: return word;
+        SELLO_CLOCK_WHY_LIST(SELLO_CLOCK_WHY_CASE)
+#undef SELLO_CLOCK_WHY_CASE
+    default:
+        return "unknown";
+    }
+}
+
+/* Its description, or "unknown reason". */
+static inline const char *sello_clock_why_str(int why)
+{
+    switch (why) {
+#define SELLO_CLOCK_WHY_TEXT(name, num, word, text) case num: return text;
+        SELLO_CLOCK_WHY_LIST(SELLO_CLOCK_WHY_TEXT)
+#undef SELLO_CLOCK_WHY_TEXT
+    default:
+        return "unknown reason";
+    }
+}
 
 /* Observation verdicts (SELLO_OBS_VERDICT). */
 enum {
