@@ -611,6 +611,8 @@ static sello_status op_stamp(module_ctx *c, const uint8_t *in, size_t in_len,
     }
     uint64_t now, ticks = sello_board_ticks();
     sello_clock_why why = sello_clock_why_not(&c->clock, ticks);
+    /* A refusal stands whether or not the clock's change can be recorded
+     * now; an unrecorded change is recorded at the next look. */
     if (sello_clock_now(&c->clock, ticks, &now) != SELLO_OK) {
         (void)(note_clock(c, why) == SELLO_OK);
         stamp_reject(r, SELLO_TSP_FAIL_TIME_NOT_AVAILABLE, clock_refusal(why));

@@ -354,13 +354,12 @@ enum {
 #define SELLO_CLOCK_WHY_LIST(X)                                                \
     X(SELLO_CLOCK_WHY_NONE, 0, "none", "synchronised")                         \
     X(SELLO_CLOCK_WHY_UNCALIBRATED, 1, "uncalibrated",                         \
-      "not calibrated: custodians calibrate it (sello activate or sello "      \
-      "recalibrate)")                                                          \
+      "custodians calibrate it with sello activate or sello recalibrate")      \
     X(SELLO_CLOCK_WHY_ERROR, 2, "error",                                       \
       "its error bound exceeds the declared accuracy (no recent agreeing "     \
       "time observation)")                                                     \
     X(SELLO_CLOCK_WHY_DISAGREE, 3, "disagree",                                 \
-      "it disagrees with the time reference beyond the declared accuracy")     \
+      "an observation disagreed beyond the declared accuracy")                 \
     X(SELLO_CLOCK_WHY_STALE, 4, "stale",                                       \
       "no time observation accepted within the maximum age")                   \
     X(SELLO_CLOCK_WHY_LEAP, 5, "leap",                                         \

@@ -497,8 +497,8 @@ def test_status_shows_the_clock(ready):
     assert st["clock"] == "unsynchronised" and st["clock_why"] == "disagree"
     assert st["obs_offset_us"] > 4_000_000
     text = sello(ready.unit, "status").stdout
-    assert re.search(r"^clock +unsynchronised: it disagrees with the time "
-                     r"reference", text, re.M), text
+    assert re.search(r"^clock +unsynchronised: an observation disagreed "
+                     r"beyond the declared accuracy", text, re.M), text
 
 
 def test_a_share_of_another_unit_is_not_submitted(ready, unit_factory, ca,
