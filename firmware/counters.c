@@ -35,12 +35,12 @@ static sello_status write_record(sello_counters *c, uint64_t lease)
     rec[21] = c->failures;
     rec[22] = (uint8_t)((c->locked ? FLAG_LOCKED : 0) |
                         (c->time_doubt ? FLAG_TIME_DOUBT : 0));
-    sello_put_be64(rec + 23, c->audit_seq);
-    sello_memcpy(rec + 31, c->audit_prev, 32);
-    sello_put_be64(rec + 63, c->audit_utc_ms);
-    rec[71] = c->audit_sig_len;
-    sello_memcpy(rec + 72, c->audit_sig, 72);
-    sello_put_be64(rec + 144, c->audit_seq_end);
+    sello_put_be64(rec + 23, c->audit.seq);
+    sello_memcpy(rec + 31, c->audit.prev, 32);
+    sello_put_be64(rec + 63, c->audit.utc_ms);
+    rec[71] = c->audit.sig_len;
+    sello_memcpy(rec + 72, c->audit.sig, 72);
+    sello_put_be64(rec + 144, c->audit.seq_end);
     sello_hmac_sha256(c->mac_key, rec, COUNTERS_BODY_LEN, rec + COUNTERS_BODY_LEN);
     SELLO_TRY(sello_board_nv_write(SELLO_NV_COUNTERS, rec, sizeof rec));
     uint64_t board;
@@ -83,13 +83,13 @@ sello_status sello_counters_load(sello_counters *c, bool *rolled_back)
     c->failures = rec[21];
     c->locked = (rec[22] & FLAG_LOCKED) != 0;
     c->time_doubt = (rec[22] & FLAG_TIME_DOUBT) != 0;
-    c->audit_seq = sello_get_be64(rec + 23);
-    sello_memcpy(c->audit_prev, rec + 31, 32);
-    c->audit_utc_ms = sello_get_be64(rec + 63);
-    c->audit_sig_len = rec[71];
-    sello_memcpy(c->audit_sig, rec + 72, 72);
-    c->audit_seq_end = sello_get_be64(rec + 144);
-    if (c->audit_sig_len > sizeof c->audit_sig)
+    c->audit.seq = sello_get_be64(rec + 23);
+    sello_memcpy(c->audit.prev, rec + 31, 32);
+    c->audit.utc_ms = sello_get_be64(rec + 63);
+    c->audit.sig_len = rec[71];
+    sello_memcpy(c->audit.sig, rec + 72, 72);
+    c->audit.seq_end = sello_get_be64(rec + 144);
+    if (c->audit.sig_len > sizeof c->audit.sig)
         return SELLO_ERR_STORAGE;
     if (epoch < board) {
         *rolled_back = true;

@@ -45,6 +45,8 @@
 
 #include <sello/status.h>
 
+#include "audit.h"
+
 #define SELLO_SERIAL_BLOCK 4096u
 #define SELLO_TIME_LEASE_MS 1000u
 
@@ -62,14 +64,9 @@ typedef struct {
     bool time_doubt;           /* records were rolled back */
     /* The audit chain's saved position (audit.h): the last checkpoint
      * record, in full so that it can be rebuilt even if the host never
-     * received it, and the first sequence number not reserved (0: never
-     * saved). */
-    uint64_t audit_seq;
-    uint8_t audit_prev[32];
-    uint64_t audit_utc_ms;
-    uint8_t audit_sig[72];
-    uint8_t audit_sig_len;
-    uint64_t audit_seq_end;
+     * received it, and the first sequence number not reserved (seq_end
+     * 0: never saved). */
+    sello_audit_saved audit;
     /* Set by sello_counters_load when the record was rolled back: how
      * many board counter steps it is behind. */
     uint64_t rollback_steps;

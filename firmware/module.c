@@ -131,33 +131,12 @@ static uint64_t audit_time(module_ctx *c)
     return us > 0 ? (uint64_t)us / 1000u : 0;
 }
 
-/* The counters record's copy of a checkpoint, and back. */
-static void saved_to_counters(sello_counters *k, const sello_audit_saved *s)
-{
-    k->audit_seq = s->seq;
-    sello_memcpy(k->audit_prev, s->prev, 32);
-    k->audit_utc_ms = s->utc_ms;
-    sello_memcpy(k->audit_sig, s->sig, sizeof k->audit_sig);
-    k->audit_sig_len = s->sig_len;
-    k->audit_seq_end = s->seq_end;
-}
-
-static void counters_to_saved(const sello_counters *k, sello_audit_saved *s)
-{
-    s->seq = k->audit_seq;
-    sello_memcpy(s->prev, k->audit_prev, 32);
-    s->utc_ms = k->audit_utc_ms;
-    sello_memcpy(s->sig, k->audit_sig, sizeof s->sig);
-    s->sig_len = k->audit_sig_len;
-    s->seq_end = k->audit_seq_end;
-}
-
 /* Signs a checkpoint of the chain and hands it to the counters record,
  * whose next write saves it (*out: to commit once that succeeded). */
 static sello_status audit_checkpoint(module_ctx *c, sello_audit_saved *out)
 {
     SELLO_TRY(sello_audit_checkpoint(&c->audit, audit_time(c), out));
-    saved_to_counters(&c->counters, out);
+    c->counters.audit = *out;
     return SELLO_OK;
 }
 
@@ -379,11 +358,10 @@ static sello_status start(module_ctx *c)
     SELLO_TRY(sello_audit_init(&c->audit));
     /* After a restore, skip every number the lost records could have
      * used: at most a reservation per board counter step. */
-    sello_audit_saved saved;
-    counters_to_saved(&c->counters, &saved);
     uint64_t skip = c->counters.rollback_steps * (SELLO_AUDIT_SEQ_BLOCK + 2);
     SELLO_TRY(sello_audit_resume(&c->audit,
-                                 c->counters.audit_seq_end ? &saved : NULL,
+                                 c->counters.audit.seq_end ? &c->counters.audit
+                                                           : NULL,
                                  skip, rolled_back ? 1 : 0));
     /* A fresh block of sequence numbers (and the doubt of a rollback, the
      * lockout it brings, and the generation, saved at once). */
@@ -610,10 +588,11 @@ static sello_status op_stamp(module_ctx *c, const uint8_t *in, size_t in_len,
         return SELLO_OK;
     }
     uint64_t now, ticks = sello_board_ticks();
-    sello_clock_why why = sello_clock_why_not(&c->clock, ticks);
+    sello_clock_why why = SELLO_CLOCK_WHY_NONE;
     /* A refusal stands whether or not the clock's change can be recorded
      * now; an unrecorded change is recorded at the next look. */
     if (sello_clock_now(&c->clock, ticks, &now) != SELLO_OK) {
+        why = sello_clock_why_not(&c->clock, ticks);
         (void)(note_clock(c, why) == SELLO_OK);
         stamp_reject(r, SELLO_TSP_FAIL_TIME_NOT_AVAILABLE, clock_refusal(why));
         return SELLO_OK;

@@ -54,21 +54,6 @@ struct relay_feed {
 
 /* ---- names -------------------------------------------------------------- */
 
-
-const char *relay_clock_state_str(uint8_t clock)
-{
-    switch (clock) {
-    case SELLO_CLOCK_UNCALIBRATED:
-        return "uncalibrated";
-    case SELLO_CLOCK_SYNCHRONISED:
-        return "synchronised";
-    case SELLO_CLOCK_UNSYNCHRONISED:
-        return "unsynchronised";
-    default:
-        return NULL;
-    }
-}
-
 const char *relay_obs_verdict_str(uint8_t verdict)
 {
     switch (verdict) {
@@ -391,7 +376,7 @@ static bool relay_feed_parse_answer(const uint8_t *p, size_t len,
 static void relay_feed_clock_phrase(const struct relay_feed_answer *a,
                                     char *buf, size_t n)
 {
-    const char *state = relay_clock_state_str(a->clock);
+    const char *state = sello_clock_state_name(a->clock);
     const char *why = sello_clock_why_str(a->why);
     char num[16];
     if (state == NULL) {

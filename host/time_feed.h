@@ -128,9 +128,8 @@ void relay_feed_snapshot(struct relay_feed *feed,
 /* After relay_link_stop(), which completes the feed's call. */
 void relay_feed_free(struct relay_feed *feed);
 
-/* Words for the clock's SELLO_CLOCK_* and SELLO_OBS_* values; NULL for a
- * value the ABI lacks (reasons: sello_clock_why_str). */
-const char *relay_clock_state_str(uint8_t clock);
+/* Words for SELLO_OBS_* verdicts; NULL for a value the ABI lacks (clock
+ * states and reasons: sello_clock_state_name, sello_clock_why_str). */
 const char *relay_obs_verdict_str(uint8_t verdict);
 
 /* "+1.234567 s" (the sign only when negative unless `sign`) into buf. */

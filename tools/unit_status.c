@@ -193,22 +193,13 @@ const char *unit_purpose_name(unsigned p)
     }
 }
 
-const char *unit_clock_name(unsigned clock)
-{
-    switch (clock) {
-    case SELLO_CLOCK_UNCALIBRATED:
-        return "uncalibrated";
-    case SELLO_CLOCK_SYNCHRONISED:
-        return "synchronised";
-    case SELLO_CLOCK_UNSYNCHRONISED:
-        return "unsynchronised";
-    default:
-        return "unknown";
-    }
-}
-
-
 const char *unit_leap_kind_name(unsigned kind)
 {
     return kind == 1 ? "inserted" : kind == 2 ? "deleted" : "none";
+}
+
+const char *unit_clock_name(unsigned clock)
+{
+    const char *name = sello_clock_state_name((int)clock);
+    return name ? name : "unknown";
 }

@@ -538,6 +538,22 @@ enum {
     SELLO_CLOCK_UNSYNCHRONISED = 2,
 };
 
+/* The name of a clock state ("synchronised"), or NULL for a number the
+ * ABI lacks. */
+static inline const char *sello_clock_state_name(int clock)
+{
+    switch (clock) {
+    case SELLO_CLOCK_UNCALIBRATED:
+        return "uncalibrated";
+    case SELLO_CLOCK_SYNCHRONISED:
+        return "synchronised";
+    case SELLO_CLOCK_UNSYNCHRONISED:
+        return "unsynchronised";
+    default:
+        return NULL;
+    }
+}
+
 /* ---- helpers shared by both sides of the ABI ---------------------------- */
 
 static inline void sello_put_be16(uint8_t *p, uint16_t v)
