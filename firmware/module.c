@@ -482,6 +482,7 @@ static sello_status op_status(module_ctx *c, reply *r)
         sello_tlv_put_u8(&w, SELLO_ST_ENGINE, c->cfg.engine);
         sello_tlv_put_u32(&w, SELLO_ST_GENERATION, c->cfg.generation);
         sello_tlv_put_u8(&w, SELLO_ST_UNLOCKED, c->unlocked);
+        sello_tlv_put_u8(&w, SELLO_ST_TEST_UNIT, c->cfg.test_unit);
     }
     if (c->signer.loaded) {
         uint64_t end = c->signer.usage_not_after < c->signer.not_after
@@ -780,9 +781,22 @@ static sello_status op_init(module_ctx *c, const uint8_t *in, size_t in_len,
         return SELLO_ERR_STATE;
     }
     sello_custodian_keys *keys = &c->custodians;
-    SELLO_TRY(sello_unit_config_parse(&c->cfg, keys, in, in_len, &r->why));
+    sello_status st = sello_unit_config_parse(&c->cfg, keys, in, in_len,
+                                              &r->why);
+    if (st != SELLO_OK)
+        goto fail;
+    /* Before anything of the ceremony happens (no key, no record, no
+     * audit record): a board whose entropy or secret storage is only
+     * simulated must not make a unit anyone could take for production. */
+    if (c->simulation && !c->cfg.test_unit) {
+        r->why = "this board's entropy or secret storage is only simulated: "
+                 "it makes test units only, so INIT must mark the unit as "
+                 "one (SELLO_INIT_TEST_UNIT)";
+        st = SELLO_ERR_TEST_ONLY;
+        goto fail;
+    }
     c->cfg.generation = c->counters.generation;
-    sello_status st = check_custodian_keys(c, keys);
+    st = check_custodian_keys(c, keys);
     if (st != SELLO_OK) {
         r->why = "a custodian key is not a usable X25519 public key";
         goto fail;
@@ -827,10 +841,11 @@ static sello_status op_init(module_ctx *c, const uint8_t *in, size_t in_len,
         goto fail;
     c->initialised = true;
     clock_init(c);
-    uint8_t body[8 + 32] = { c->cfg.key_type, c->cfg.engine, c->cfg.threshold,
-                             c->cfg.custodians };
+    uint8_t body[8 + 32 + 1] = { c->cfg.key_type, c->cfg.engine,
+                                 c->cfg.threshold, c->cfg.custodians };
     sello_put_be32(body + 4, c->cfg.generation);
     sello_memcpy(body + 8, c->custody.unit_id, 32);
+    body[40] = c->cfg.test_unit;
     return record(c, SELLO_AUDIT_INIT, body, sizeof body);
 fail:
     if (c->cfg.engine == SELLO_ENGINE_TOKEN && c->unlocked) {

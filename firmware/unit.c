@@ -165,6 +165,8 @@ static bool config_apply(sello_unit_config *cfg, uint8_t type,
             return false;
         cfg->key_usage_days = u;
         return true;
+    case SELLO_INIT_TEST_UNIT:
+        return get_flag(v, len, &cfg->test_unit);
     default:
         *known = false;
         return false;
@@ -256,6 +258,8 @@ static void config_write(const sello_unit_config *cfg, sello_tlv_writer *w)
     sello_tlv_put_u32(w, SELLO_INIT_KEY_USAGE_DAYS, cfg->key_usage_days);
     sello_tlv_put_u32(w, SELLO_INIT_SLEW_PPM, cfg->slew_ppm);
     sello_tlv_put_u32(w, SELLO_INIT_MAX_OBS_AGE_S, cfg->max_obs_age_s);
+    /* Written when 0 too: a record without it is a test unit's (unit.h). */
+    sello_tlv_put_u8(w, SELLO_INIT_TEST_UNIT, cfg->test_unit);
     sello_tlv_put_u32(w, UNIT_TLV_GENERATION, cfg->generation);
     sello_tlv_put_u8(w, UNIT_TLV_CUSTODIANS, cfg->custodians);
     if (cfg->engine == SELLO_ENGINE_TOKEN)
@@ -371,6 +375,9 @@ static sello_status record_read(sello_unit_config *cfg, uint8_t *spki,
         return SELLO_ERR_STORAGE;
 
     config_defaults(cfg);
+    /* A record from before the test-unit item is a test unit's (unit.h);
+     * every later record says which it is. */
+    cfg->test_unit = true;
     sello_tlv_reader r = { work, work + body_len };
     const uint8_t *v;
     size_t n;

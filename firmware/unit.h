@@ -19,6 +19,16 @@
  *     key secret. Everything before the sealed item is its associated data.
  * The key secret is the serialised private key (module engine) or the
  * token's user and SO PINs (token engine).
+ *
+ * The test-unit mark (SELLO_INIT_TEST_UNIT) is configuration like the
+ * rest, and every record written carries it, 0 or 1. A record without it
+ * was written before the mark existed, when every unit was made on a
+ * simulator (there are no deployed units), so it loads as a test unit:
+ * leaving the item out can never make a production unit. That default is
+ * why the record version did not change: records of version 2 with and
+ * without the item both mean what they say, and firmware that does not
+ * know the item refuses a record carrying it (an unknown type), so an
+ * older module never ignores the mark.
  */
 #ifndef SELLO_UNIT_H
 #define SELLO_UNIT_H
@@ -66,6 +76,7 @@ typedef struct {
     uint32_t key_usage_days; /* 0: the certificate's period only */
     uint32_t slew_ppm;
     uint32_t max_obs_age_s;  /* 0: the error bound decides alone */
+    bool test_unit;          /* a test unit, never for production */
     /* Facts of the ceremony rather than choices of the operator. */
     uint32_t generation;
     uint8_t token_id[SELLO_TOKEN_ID_LEN]; /* token engine only */

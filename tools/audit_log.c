@@ -175,6 +175,14 @@ static bool verify_one(const audit_rec *r, void *arg)
                 FAIL(st, r, "TOKEN %llu: malformed", (unsigned long long)r->seq);
             rep->tokens++;
         }
+        if (r->type == SELLO_AUDIT_INIT) {
+            /* ..., unit id (32), test unit (1: 0/1) */
+            if (r->body_len != 8 + 32 + 1 || r->body[40] > 1)
+                FAIL(st, r, "INIT %llu: malformed", (unsigned long long)r->seq);
+            rep->ceremonies++;
+            if (r->body[40])
+                rep->test_units++;
+        }
     }
     if (st->n == st->cap) {
         size_t cap = st->cap ? 2 * st->cap : 1024;

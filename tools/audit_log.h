@@ -28,6 +28,8 @@ typedef struct {
     size_t tokens;
     size_t checkpoints;
     size_t restarts;
+    size_t ceremonies;           /* INIT records */
+    size_t test_units;           /* of them, ceremonies of test units */
     uint64_t first_seq, last_seq;
     uint8_t head[32];            /* hash of the last good record */
     uint64_t last_signed_seq;    /* the last checkpoint that verified */

@@ -171,6 +171,10 @@ void usage_init(FILE *f)
         "  --tsa-name          tokens carry the tsa field\n"
         "  --no-chain          certReq does not add the issuer certificate\n"
         "  --instance N        TSU instance number (serial high bits)\n"
+        "  --test-unit         make a test unit, marked as one for the life of\n"
+        "                      its key (status, audit log): required on a\n"
+        "                      simulation board such as sello-sim, which\n"
+        "                      makes no other units; allowed on any board\n"
         "  --out-pubkey FILE   write the SubjectPublicKeyInfo (DER)\n"
         "  --pem               write --out-pubkey as PEM instead\n"
         ADMIN_USAGE);
@@ -342,6 +346,35 @@ static bool check_shares(const init_reply *ir, const custodian_new *cust,
     return ok;
 }
 
+/*
+ * A simulation board makes test units only, and its module refuses any
+ * other ceremony: false, after saying so, when the module runs on one and
+ * the ceremony is not a test unit's, so that nobody types a passphrase for
+ * a ceremony bound to fail. Also false when the module cannot be asked.
+ * (The module decides; this only asks earlier.)
+ */
+static bool board_makes_this_unit(const char *admin, bool test_unit)
+{
+    if (test_unit)
+        return true; /* a test unit may be made on any board */
+    admin_conn c;
+    unit_status st;
+    if (!admin_connect(admin_socket_path(admin), &c))
+        return false;
+    bool ok = unit_status_fetch(&c, "init", &st, NULL);
+    admin_close(&c);
+    if (!ok)
+        return false;
+    if (st.has[SELLO_ST_SIMULATION] && st.num[SELLO_ST_SIMULATION]) {
+        util_err("init: the module runs on a simulation board (its entropy "
+                 "or secret storage is only simulated), which makes test "
+                 "units only: add --test-unit to make a test unit, marked "
+                 "as one for the life of its key");
+        return false;
+    }
+    return true;
+}
+
 int cmd_init(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -364,6 +397,7 @@ int cmd_init(int argc, char **argv)
         {"tsa-name", no_argument, NULL, 't'},
         {"no-chain", no_argument, NULL, 'n'},
         {"instance", required_argument, NULL, 'i'},
+        {"test-unit", no_argument, NULL, 'T'},
         {"out-pubkey", required_argument, NULL, 'o'},
         {"pem", no_argument, NULL, 'P'},
         ADMIN_OPTION,
@@ -377,6 +411,7 @@ int cmd_init(int argc, char **argv)
     bool has_policy = false, has_acc = false, has_hashes = false, pem = false;
     bool qualified = false, tsa_name = false, no_chain = false, has_inst = false;
     bool has_lock_n = false, has_lock_s = false, has_usage = false;
+    bool test_unit = false;
     uint8_t policy[66];
     size_t policy_len = 0;
     uint32_t accuracy = 0, hashes = 0, instance = 0;
@@ -516,6 +551,9 @@ int cmd_init(int argc, char **argv)
                 return cli_usage_error("init", usage_init, "bad --instance");
             has_inst = true;
             break;
+        case 'T':
+            test_unit = true;
+            break;
         case 'o':
             out = optarg;
             break;
@@ -587,6 +625,8 @@ int cmd_init(int argc, char **argv)
             return EXIT_FAIL;
         }
     }
+    if (!board_makes_this_unit(admin, test_unit))
+        return EXIT_FAIL;
 
     static uint8_t buf[SELLO_PAYLOAD_MAX];
     sello_tlv_writer w = {buf, sizeof buf, 0, 0};
@@ -617,6 +657,8 @@ int cmd_init(int argc, char **argv)
         sello_tlv_put_u32(&w, SELLO_INIT_LOCKOUT_S, lock_s);
     if (has_usage)
         sello_tlv_put_u32(&w, SELLO_INIT_KEY_USAGE_DAYS, usage_days);
+    if (test_unit)
+        sello_tlv_put_u8(&w, SELLO_INIT_TEST_UNIT, 1);
 
     /* Locked and guarded: the custodians' private keys are held until the
      * module's share boxes have been opened with them. */
@@ -657,6 +699,9 @@ int cmd_init(int argc, char **argv)
                      &sp);
     spin_end(&sp, ok);
     if (!ok) {
+        if (reply.status == SELLO_ERR_TEST_ONLY)
+            util_err("init: this board makes test units only: add "
+                     "--test-unit to make a test unit");
         slots_abandon(&slots);
         goto out;
     }
@@ -708,6 +753,9 @@ int cmd_init(int argc, char **argv)
     printf("unit id %s\n", unit_hex);
     printf("custody: %u of %u (any %u custodians activate, recalibrate or "
            "destroy the unit)\n", m_cust, n_cust, m_cust);
+    if (test_unit)
+        printf("test unit: yes (marked as one for the life of its key: not "
+               "for production)\n");
     for (size_t i = 0; i < n_cust; i++)
         printf("share %zu of %u -> %s\n", i + 1, n_cust, slots.path[i]);
     if (out && !write_der_or_pem(out, ir.spki, ir.spki_len, pem, "PUBLIC KEY"))
@@ -1092,6 +1140,9 @@ static void print_status_text(const unit_status *st)
         row("state", "%s\n", unit_state_name((unsigned)NUM(STATE)));
     if (HAS(SIMULATION) && NUM(SIMULATION))
         row("simulation", "yes: a simulated board, not for production\n");
+    if (HAS(TEST_UNIT) && NUM(TEST_UNIT))
+        row("test-unit", "yes (marked at the key ceremony: not for "
+            "production)\n");
     if (HAS(TIME_DOUBT) && NUM(TIME_DOUBT))
         row("time-doubt", "WARNING: the module's records were rolled back, "
                           "so the time already\n%-12s issued is unknown; no "
@@ -1226,7 +1277,8 @@ static void print_status_json(const unit_status *st)
         const char *name;
     } flags[] = {{SELLO_ST_UNLOCKED, "unlocked"},
                  {SELLO_ST_TIME_DOUBT, "time_doubt"},
-                 {SELLO_ST_SIMULATION, "simulation"}};
+                 {SELLO_ST_SIMULATION, "simulation"},
+                 {SELLO_ST_TEST_UNIT, "test_unit"}};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
         if (st->has[flags[i].type]) {
             FIELD(flags[i].name);

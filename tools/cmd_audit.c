@@ -28,6 +28,8 @@ void usage_audit(FILE *f)
         "signature by the module's audit key (--key, the DER SPKI `sello\n"
         "status` shows as audit-key; default: the key the log's first\n"
         "restart record carries), and names the first broken record.\n"
+        "It counts the key ceremonies the log holds, and says how many of\n"
+        "them made test units (sello init --test-unit).\n"
         "With --live it also asks the module (admin socket: --admin, else\n"
         "$SELLO_ADMIN) for its chain head and checks that the log holds\n"
         "that very record: records after the last signed checkpoint are\n"
@@ -118,6 +120,11 @@ static int verify(const char *path, const char *key_path, bool live,
            r.unsigned_tail);
     printf("restarts     %zu%s\n", r.restarts,
            r.rolled_back ? " (a restore of old records was found)" : "");
+    printf("ceremonies   %zu", r.ceremonies);
+    if (r.test_units)
+        printf(", %zu of them for test units (not for production)",
+               r.test_units);
+    printf("\n");
     char head[65];
     util_hex_encode(r.head, sizeof r.head, head);
     printf("head         %s\n", head);

@@ -38,6 +38,7 @@ bool unit_status_decode(const admin_reply *r, unit_status *st)
         case SELLO_ST_SESSION_ACCEPTED:
         case SELLO_ST_TIME_DOUBT:
         case SELLO_ST_SIMULATION:
+        case SELLO_ST_TEST_UNIT:
         case SELLO_ST_CLOCK_WHY:
             want = 1;
             break;

@@ -57,6 +57,9 @@
  *            ceremony (see "Dual control" below). Only in state
  *            UNINITIALISED. Leaves the new key unlocked, so that GET_CSR
  *            works in the same sitting, until LOAD_CERT or DEACTIVATE.
+ *            On a simulation board (SELLO_ST_SIMULATION) only for a test
+ *            unit (SELLO_INIT_TEST_UNIT): otherwise SELLO_ERR_TEST_ONLY,
+ *            and nothing happens.
  * GET_CSR    -> DER PKCS#10 CertificationRequest signed by the TSU key.
  *            Needs the key unlocked (just initialised, or activated).
  * LOAD_CERT  DER TSU certificate, optionally followed by its issuer's DER
@@ -223,6 +226,12 @@ enum {
                                   observation was accepted for this long;
                                   0 (default) = only when the error bound
                                   says so */
+    SELLO_INIT_TEST_UNIT = 19, /* u8 0/1: the unit is a test unit: required
+                                  on a simulation board, where INIT is
+                                  otherwise refused (SELLO_ERR_TEST_ONLY);
+                                  recorded in the unit record, STATUS and
+                                  the INIT audit record, for the life of
+                                  the key; default 0 */
 };
 
 /* Where the TSU key lives (SELLO_INIT_ENGINE, SELLO_ST_ENGINE). */
@@ -275,7 +284,8 @@ enum {
     SELLO_ST_USAGE_NOT_AFTER = 24, /* u64 UTC seconds: the last second the
                                   key may sign (certificate validity and
                                   private-key usage period) */
-    SELLO_ST_SIMULATION = 25,  /* u8 1 on a simulated board */
+    SELLO_ST_SIMULATION = 25,  /* u8 1 on a simulated board (which makes
+                                  test units only) */
     SELLO_ST_GENERATION = 26,  /* u32 key ceremony generation */
     SELLO_ST_CLOCK_WHY = 27,   /* u8 SELLO_CLOCK_WHY_* */
     SELLO_ST_CLOCK_ERROR_US = 28, /* u64 current error bound (calibrated) */
@@ -295,6 +305,9 @@ enum {
     SELLO_ST_AUDIT_PENDING = 37, /* u32 octets of records not acknowledged */
     SELLO_ST_AUDIT_KEY = 38,   /* DER SubjectPublicKeyInfo of the audit key
                                   (P-256, ecdsa-with-SHA256) */
+    SELLO_ST_TEST_UNIT = 39,   /* u8 1: a test unit, not for production
+                                  (SELLO_INIT_TEST_UNIT, fixed at the key
+                                  ceremony); 0: not (absent before INIT) */
 };
 
 /*
@@ -324,7 +337,8 @@ enum {
                                    back), audit key SPKI (91), the saved
                                    CHECKPOINT record (when there is one) */
     SELLO_AUDIT_INIT = 2,       /* key type, engine, M, N (1 each),
-                                   generation (4), unit id (32) */
+                                   generation (4), unit id (32), test
+                                   unit (1: 0/1, SELLO_INIT_TEST_UNIT) */
     SELLO_AUDIT_CERT = 3,       /* SHA-256 of the TSU certificate */
     SELLO_AUDIT_SESSION = 4,    /* purpose (1), proposal (12, if any) */
     SELLO_AUDIT_SHARE = 5,      /* status (1: 0 accepted), counted (1) */

@@ -31,7 +31,8 @@
     X(SELLO_ERR_EXHAUSTED,    16, "serial number space exhausted")          \
     X(SELLO_ERR_SESSION,      17, "no such session, or it has expired")     \
     X(SELLO_ERR_SHARE,        18, "share refused")                          \
-    X(SELLO_ERR_LOCKED,       19, "locked out after repeated failures")
+    X(SELLO_ERR_LOCKED,       19, "locked out after repeated failures")     \
+    X(SELLO_ERR_TEST_ONLY,    20, "this board makes test units only")
 
 typedef enum {
 #define SELLO_STATUS_ENUM(name, num, text) name = num,

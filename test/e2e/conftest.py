@@ -279,10 +279,14 @@ class Unit:
         with self.module() as m:
             return m.status()
 
-    def init_params(self, key="p256", params=()):
-        """The INIT items other than the custodians and the threshold."""
+    def init_params(self, key="p256", params=(), test_unit=True):
+        """The INIT items other than the custodians and the threshold;
+        with test_unit, the mark that sello-sim, a simulation board,
+        requires (it makes test units only)."""
         items = [(abi.INIT_KEY_TYPE, bytes([abi.KEY_TYPES[key]])),
                  (abi.INIT_SUBJECT, subject_der())]
+        if test_unit:
+            items.append((abi.INIT_TEST_UNIT, b"\x01"))
         if self.engine == "token":
             items.append((abi.INIT_ENGINE, bytes([abi.ENGINE_TOKEN])))
         return items + list(params)

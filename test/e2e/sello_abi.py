@@ -40,6 +40,7 @@ OK, ERR_FRAME, ERR_VERSION, ERR_OPCODE, ERR_TOO_LARGE = 0, 1, 2, 3, 4
 ERR_STATE, ERR_PARAM, ERR_STORAGE, ERR_ENTROPY, ERR_CRYPTO = 5, 6, 7, 8, 9
 ERR_CERT, ERR_NOT_FOUND, ERR_SPACE, ERR_DER, ERR_SELFTEST = 10, 11, 12, 13, 14
 ERR_CLOCK, ERR_EXHAUSTED, ERR_SESSION, ERR_SHARE, ERR_LOCKED = 15, 16, 17, 18, 19
+ERR_TEST_ONLY = 20
 
 STATUS_NAMES = {
     0: "OK", 1: "ERR_FRAME", 2: "ERR_VERSION", 3: "ERR_OPCODE",
@@ -47,7 +48,7 @@ STATUS_NAMES = {
     8: "ERR_ENTROPY", 9: "ERR_CRYPTO", 10: "ERR_CERT", 11: "ERR_NOT_FOUND",
     12: "ERR_SPACE", 13: "ERR_DER", 14: "ERR_SELFTEST", 15: "ERR_CLOCK",
     16: "ERR_EXHAUSTED", 17: "ERR_SESSION", 18: "ERR_SHARE",
-    19: "ERR_LOCKED",
+    19: "ERR_LOCKED", 20: "ERR_TEST_ONLY",
 }
 
 # Module states (SELLO_ST_STATE)
@@ -63,6 +64,8 @@ INIT_CHAIN, INIT_INSTANCE = 9, 10
 INIT_CUSTODIAN, INIT_THRESHOLD, INIT_ENGINE = 11, 12, 13
 INIT_LOCKOUT_FAILURES, INIT_LOCKOUT_S, INIT_KEY_USAGE_DAYS = 14, 15, 16
 INIT_SLEW_PPM, INIT_MAX_OBS_AGE_S = 17, 18
+# u8 0/1; required (1) on a simulation board such as sello-sim
+INIT_TEST_UNIT = 19
 
 ENGINE_MODULE, ENGINE_TOKEN = 1, 2
 ENGINES = {"module": ENGINE_MODULE, "token": ENGINE_TOKEN}
@@ -79,7 +82,7 @@ ST = {1: "state", 2: "key_type", 3: "policy", 4: "accuracy_ms", 5: "hashes",
       28: "clock_error_us", 29: "obs_offset_us", 30: "obs_age_ms",
       31: "sync_left_s", 32: "leap", 33: "slew_ppm", 34: "drift_ppm",
       35: "audit_seq", 36: "audit_head", 37: "audit_pending",
-      38: "audit_key"}
+      38: "audit_key", 39: "test_unit"}
 # Kept as bytes by _fields; status() turns obs_offset_us (two's
 # complement) and leap (instant, kind) into numbers.
 ST_BYTES = ("policy", "fw_version", "unit_id", "obs_offset_us", "leap",

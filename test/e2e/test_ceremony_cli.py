@@ -94,10 +94,13 @@ def relay_ops(unit):
 
 class Ceremony:
     """A unit made with the CLI: its custodians' passphrase files and share
-    files (custodian x is index x - 1)."""
+    files (custodian x is index x - 1). With test_unit, init() passes
+    --test-unit, which sello-sim (a simulation board) requires; without,
+    a test passes it itself or sees the refusal."""
 
-    def __init__(self, unit, directory):
+    def __init__(self, unit, directory, test_unit=False):
         self.unit = unit
+        self.test_unit = test_unit
         self.dir = str(directory)
         self.share_dir = os.path.join(self.dir, "shares")
         os.makedirs(self.share_dir, exist_ok=True)
@@ -110,10 +113,14 @@ class Ceremony:
         self.shares = [os.path.join(self.share_dir, f"share-{x}.sello")
                        for x in range(1, N + 1)]
 
-    def init(self, *extra, check=True):
+    def init(self, *extra, check=True, test_unit=None):
+        """`sello init`; test_unit (default: the ceremony's) adds
+        --test-unit."""
         args = ["init", "--key", "p256", "--subject", "CN=CLI TSU,O=Sello,C=DE",
                 "--custodians", str(N), "--threshold", str(M),
                 "--share-dir", self.share_dir, "--kdf", "interactive"]
+        if self.test_unit if test_unit is None else test_unit:
+            args.append("--test-unit")
         for p in self.passes:
             args += ["--passphrase-file", p]
         return sello(self.unit, *args, *extra, check=check)
@@ -143,9 +150,10 @@ class Ceremony:
 @pytest.fixture
 def fresh(unit_factory, tmp_path):
     """An uninitialised unit behind a relay (its time feed off: these tests
-    set the clock where they want it), and its custodians."""
+    set the clock where they want it), and its custodians, who make a test
+    unit (sello-sim makes no other)."""
     u = unit_factory().start_sim().start_relay(time_feed=False)
-    return Ceremony(u, tmp_path / "ceremony")
+    return Ceremony(u, tmp_path / "ceremony", test_unit=True)
 
 
 @pytest.fixture
@@ -197,6 +205,34 @@ def test_init_writes_one_share_file_per_custodian_mode_0600(fresh):
     assert relay_ops(fresh.unit) == ops
 
 
+def test_init_on_a_simulation_board_needs_test_unit(fresh):
+    """sello-sim is a simulation board, which makes test units only:
+    `sello init` without --test-unit fails, naming the flag, before any
+    passphrase is used and without an INIT; the unit stays uninitialised.
+    With the flag the unit is a test unit, which `sello status` and the
+    audit log show."""
+    r = fresh.init(check=False, test_unit=False)
+    assert r.returncode != 0, r.stdout
+    assert "--test-unit" in r.stderr and "simulation" in r.stderr, r.stderr
+    assert "INIT" not in relay_ops(fresh.unit)
+    assert status(fresh.unit)["state"] == "uninitialised"
+    assert "test_unit" not in status(fresh.unit)
+    assert os.listdir(fresh.share_dir) == []
+
+    out = fresh.init().stdout
+    assert "test unit: yes" in out, out
+    st = status(fresh.unit)
+    assert st["state"] == "initialised" and st["test_unit"] is True
+    assert st["simulation"] is True
+    text = sello(fresh.unit, "status").stdout
+    assert re.search(r"^test-unit +yes \(", text, re.M), text
+    log = os.path.join(fresh.unit.dir, "audit.log")
+    if os.path.exists(log):  # a relay that stores the audit records
+        out = sello(fresh.unit, "audit", "verify", "--log", log).stdout
+        assert re.search(r"^ceremonies +1, 1 of them for test units", out,
+                         re.M), out
+
+
 def test_init_refuses_weak_or_shared_passphrases_before_the_module(fresh):
     with open(fresh.passes[1], "w") as f:
         f.write("short\n")
@@ -214,7 +250,7 @@ def test_init_refuses_weak_or_shared_passphrases_before_the_module(fresh):
 def test_without_a_terminal_nothing_prompts(fresh, ca):
     """No --passphrase-file and no tty: a clear error, and nothing sent."""
     r = sello(fresh.unit, "init", "--key", "p256", "--subject", "CN=x",
-              "--share-dir", fresh.share_dir, check=False)
+              "--share-dir", fresh.share_dir, "--test-unit", check=False)
     assert r.returncode == 1
     assert "no terminal" in r.stderr and "--passphrase-file" in r.stderr
     assert "INIT" not in relay_ops(fresh.unit)
@@ -504,7 +540,7 @@ def test_status_shows_the_clock(ready):
 def test_a_share_of_another_unit_is_not_submitted(ready, unit_factory, ca,
                                                   tmp_path):
     relay = unit_factory("other").start_sim().start_relay(time_feed=False)
-    other = Ceremony(relay, tmp_path / "other")
+    other = Ceremony(relay, tmp_path / "other", test_unit=True)
     other.init()
     other.certify(ca)
     r = sello(other.unit, "activate", "--share", ready.shares[0],
@@ -520,7 +556,7 @@ def test_token_engine_ceremony(unit_factory, ca, tmp_path):
     """--engine pkcs11: the key in a SoftHSMv2 token the module took over;
     the CLI ceremony is the same."""
     u = unit_factory(engine="token").start_sim().start_relay(time_feed=False)
-    c = Ceremony(u, tmp_path / "token-ceremony")
+    c = Ceremony(u, tmp_path / "token-ceremony", test_unit=True)
     c.init("--engine", "pkcs11")
     assert status(u)["engine"] == "pkcs11"
     c.certify(ca)

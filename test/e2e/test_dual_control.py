@@ -159,6 +159,7 @@ def test_ceremony_outputs(unit_factory, ca, engine):
         assert st["engine"] == abi.ENGINES[engine]
         assert st["generation"] == fields[0]["generation"]
         assert st["simulation"] == 1
+        assert st["test_unit"] == 1  # what sello-sim makes, and only that
         assert "session" not in st and st.get("failures", 0) == 0
 
 
@@ -531,11 +532,13 @@ def test_malformed_session_frames(ready):
         assert m.submit_raw(good)["done"] == 1
 
 
-def init_items(u, custodians=None, m=2, extra=()):
-    """A valid INIT item list for unit u, for malforming."""
+def init_items(u, custodians=None, m=2, extra=(), test_unit=True):
+    """A valid INIT item list for unit u, for malforming (test_unit=False
+    leaves out the test-unit mark, which sello-sim requires)."""
     keys = custodians if custodians is not None else [
         abi.new_x25519_key()[1] for _ in range(3)]
-    return (u.init_params() + [(abi.INIT_CUSTODIAN, k) for k in keys]
+    return (u.init_params(test_unit=test_unit)
+            + [(abi.INIT_CUSTODIAN, k) for k in keys]
             + [(abi.INIT_THRESHOLD, u8(m))] + list(extra))
 
 
@@ -582,6 +585,15 @@ def test_malformed_init(unit_factory, engine):
         "lockout 604801 s": abi.tlv(init_items(u, k[:3], extra=[
             (abi.INIT_LOCKOUT_S, u32(604801))])),
         "unknown type": abi.tlv(init_items(u, k[:3], extra=[(99, b"\x01")])),
+        "test unit 2": abi.tlv(init_items(u, k[:3], test_unit=False, extra=[
+            (abi.INIT_TEST_UNIT, u8(2))])),
+        "test unit u16": abi.tlv(init_items(u, k[:3], test_unit=False, extra=[
+            (abi.INIT_TEST_UNIT, b"\x00\x01")])),
+        "test unit empty": abi.tlv(init_items(u, k[:3], test_unit=False,
+                                              extra=[(abi.INIT_TEST_UNIT,
+                                                      b"")])),
+        "test unit twice": abi.tlv(init_items(u, k[:3], extra=[
+            (abi.INIT_TEST_UNIT, u8(1))])),
     }
     if engine == "token":  # the engine item is already there once
         del cases["engine 0"], cases["engine 3"]
@@ -599,6 +611,35 @@ def test_malformed_init(unit_factory, engine):
         assert len(boxes) == 16 and uid == hashlib.sha256(spki).digest()
         st = m.status()
         assert (st["threshold"], st["custodians"]) == (16, 16)
+
+
+def test_simulation_makes_test_units_only(unit_factory, engine):
+    """sello-sim is a simulation board: INIT without the test-unit mark,
+    or with it 0, is refused with ERR_TEST_ONLY and a reason before
+    anything happens (no audit record, the same STATUS, the token not
+    taken over: the marked ceremony after it works). Marked, the unit is a
+    test unit, also after a restart."""
+    u = unit_factory(engine=engine).start_sim()
+    with u.module() as m:
+        before = stable(m.status())
+        assert before["simulation"] == 1 and "test_unit" not in before
+        logged = len(m.audit_log)
+        for items in (init_items(u, test_unit=False),
+                      init_items(u, test_unit=False, extra=[
+                          (abi.INIT_TEST_UNIT, u8(0))])):
+            code, flags, body = m.call_raw(abi.OP_INIT, abi.tlv(items))
+            assert code == abi.ERR_TEST_ONLY, (abi.STATUS_NAMES.get(code),
+                                               body)
+            assert b"test unit" in body, body
+            assert not flags & abi.FLAG_AUDIT
+            assert len(m.audit_log) == logged
+            assert stable(m.status()) == before
+        assert m.call_raw(abi.OP_GET_CSR)[0] == abi.ERR_STATE
+    u.ceremony()
+    assert u.status()["test_unit"] == 1
+    u.restart_sim()
+    st = u.status()
+    assert st["state"] == abi.STATE_INITIALISED and st["test_unit"] == 1
 
 
 def test_token_engine_needs_a_token(unit_factory):

@@ -25,7 +25,9 @@
  * record's generation is below the counters' and it was erased as a
  * destroyed ceremony's); a failed start is the error state; STATUS
  * always answers; GET_CSR is refused before the quorum and answered after
- * a quorum that succeeded. With SELLO_FUZZ_EXPECT_START=1 (checking that
+ * a quorum that succeeded; a loaded unit is a test unit unless its record
+ * says 0 in the test-unit item (a record without the item, from before
+ * it existed, is never a production unit). With SELLO_FUZZ_EXPECT_START=1 (checking that
  * the seeds go all the way) start and quorum must both succeed.
  */
 #include <stdint.h>
@@ -139,6 +141,22 @@ static size_t seal(const uint8_t *in, size_t size)
     return len + MAC_ITEM_LEN;
 }
 
+/* What STATUS must say of a loaded record: the last test-unit item's
+ * value (the last one is what a parser that applies items in order
+ * keeps), or 1 when the record has none. */
+static uint64_t expected_test_unit(const uint8_t *rec, size_t len)
+{
+    sello_tlv_reader r = { rec, rec + len };
+    uint8_t type;
+    const uint8_t *v;
+    size_t n;
+    uint64_t mark = 1;
+    while (sello_tlv_next(&r, &type, &v, &n) == 1)
+        if (type == SELLO_INIT_TEST_UNIT && n == 1)
+            mark = v[0];
+    return mark;
+}
+
 static uint8_t get_csr_status(void)
 {
     uint8_t frame[SELLO_FRAME_HEADER_LEN];
@@ -196,6 +214,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (st != SELLO_OK || state != SELLO_STATE_INITIALISED)
         return 0;
+    uint64_t test_unit;
+    if (!fx_status_field(&mod, SELLO_ST_TEST_UNIT, &test_unit) ||
+        test_unit != expected_test_unit(record, len))
+        abort();
 
     /* The custodians' shares of K for the unit the module loaded. */
     static sello_unit_config cfg;

@@ -33,6 +33,7 @@ static struct {
     bool fail_entropy;
     uint8_t secret[32];
     bool fail_secret;
+    bool production; /* sello_board_is_simulation() answers false */
     unsigned fail_write_in; /* 0: none; else fail when it counts down to 1 */
     bool fail_all_writes;
     bool fail_reads;
@@ -144,7 +145,8 @@ sello_status sello_board_device_secret(uint8_t out[32])
     return SELLO_OK;
 }
 
-bool sello_board_is_simulation(void) { return true; }
+void board_mem_set_simulation(bool simulation) { b.production = !simulation; }
+bool sello_board_is_simulation(void) { return !b.production; }
 
 /* ---- monotonic counter --------------------------------------------------- */
 

@@ -10,6 +10,8 @@
  *   entropy  a deterministic counter-mode generator, SHA-256(seed || n), so
  *            every run of a test sees the same "random" octets;
  *   secret   a fixed 32-octet device secret the test may replace;
+ *   simulation  sello_board_is_simulation() is true (both of the above
+ *            are simulated), unless the test plays a production board;
  *   counter  the monotonic counter, kept apart from the records;
  *   token    none (sello_board_token_present() is false);
  *   frames   an optional queue of request frames for sello_module_serve and
@@ -34,7 +36,8 @@
 #define BOARD_MEM_FRAMES 8u           /* queued requests / logged responses */
 
 /* All boards' defaults: no records, ticks 0 at 1 MHz, drift 50 ppm,
- * entropy seed 0, default secret, no faults, empty frame queues. */
+ * entropy seed 0, default secret, a simulation board, no faults, empty
+ * frame queues. */
 void board_mem_reset(void);
 
 /* ---- time ---------------------------------------------------------------- */
@@ -55,6 +58,10 @@ void board_mem_set_device_secret(const uint8_t secret[32]);
 void board_mem_get_device_secret(uint8_t out[32]);
 /* While set, sello_board_device_secret fails with SELLO_ERR_STORAGE. */
 void board_mem_fail_device_secret(bool fail);
+/* What sello_board_is_simulation() answers (the module reads it at
+ * start): false plays a production board, where INIT needs no test-unit
+ * mark. */
+void board_mem_set_simulation(bool simulation);
 
 /* ---- records ------------------------------------------------------------- */
 /* Removes every record (a factory-fresh device). Faults are kept. */

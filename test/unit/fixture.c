@@ -51,11 +51,17 @@ void fx_tlv_put_custody(fx_tlv *t, unsigned n, unsigned m)
     sello_tlv_put_u8(&t->w, SELLO_INIT_THRESHOLD, (uint8_t)m);
 }
 
+void fx_tlv_put_test_unit(fx_tlv *t)
+{
+    sello_tlv_put_u8(&t->w, SELLO_INIT_TEST_UNIT, 1);
+}
+
 void fx_tlv_init_subject(fx_tlv *t)
 {
     fx_tlv_init(t);
     sello_tlv_put(&t->w, SELLO_INIT_SUBJECT, fx_subject, fx_subject_len);
     fx_tlv_put_custody(t, FX_CUSTODIANS, FX_THRESHOLD);
+    fx_tlv_put_test_unit(t);
 }
 
 uint8_t fx_shares[SELLO_SHAMIR_MAX_N][SELLO_SHARE_LEN];

@@ -35,8 +35,11 @@ void fx_tlv_init(fx_tlv *t);
 void fx_custodian_priv(unsigned i, uint8_t out[32]);
 /* Adds n custodian keys (fx_custodian_priv 0..n-1) and threshold m. */
 void fx_tlv_put_custody(fx_tlv *t, unsigned n, unsigned m);
+/* Marks a list as a test unit's (SELLO_INIT_TEST_UNIT = 1): what every
+ * INIT on a simulation board, such as the test board, needs. */
+void fx_tlv_put_test_unit(fx_tlv *t);
 /* A configuration list with the required items: the subject and the
- * fixture's custody. */
+ * fixture's custody, marked as a test unit (fx_tlv_put_test_unit). */
 void fx_tlv_init_subject(fx_tlv *t);
 
 /* The current unit's shares in plaintext (as a custodian's tool holds

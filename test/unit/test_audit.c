@@ -128,7 +128,8 @@ static bool body_shape_ok(uint8_t type, const uint8_t *b, size_t n)
                be64(cp + 4) == be64(b) && der_sig_shape(cp + HDR, rest - HDR);
     }
     case SELLO_AUDIT_INIT:
-        return n == 8 + 32;
+        /* ..., unit id, and whether it is a test unit */
+        return n == 8 + 32 + 1 && b[40] <= 1;
     case SELLO_AUDIT_CERT:
         return n == 32;
     case SELLO_AUDIT_SESSION:
@@ -1118,9 +1119,10 @@ static void test_chain_head_and_key(void **state)
     assert_int_equal(fx_take_init_reply(r.payload, r.len, spki, &spki_len),
                      (int)FX_CUSTODIANS);
     expect_head_matches_log();
-    uint8_t init[8 + 32] = { SELLO_KEY_P256, SELLO_ENGINE_MODULE,
-                             FX_THRESHOLD, FX_CUSTODIANS, 0, 0, 0, 1 };
+    uint8_t init[8 + 32 + 1] = { SELLO_KEY_P256, SELLO_ENGINE_MODULE,
+                                 FX_THRESHOLD, FX_CUSTODIANS, 0, 0, 0, 1 };
     sha256(spki, spki_len, init + 8);
+    init[40] = 1; /* a test unit: the test board is a simulation */
     av_result res;
     expect_log_ok(fx_audit_log, fx_audit_log_len, NULL, &res);
     assert_int_equal(res.count[SELLO_AUDIT_INIT], 1);
@@ -1188,6 +1190,54 @@ static void test_chain_head_and_key(void **state)
     start_logged();
     status_key(again);
     assert_memory_equal(again, key, SPKI_LEN);
+}
+
+/*
+ * The INIT record says whether the ceremony made a test unit: on a
+ * production board an unmarked ceremony makes none (0); on a simulation
+ * board the unmarked ceremony is refused without a record and the marked
+ * one is logged as a test unit (1).
+ */
+static void test_init_record_marks_test_unit(void **state)
+{
+    (void)state;
+    for (int production = 0; production <= 1; production++) {
+        board_mem_reset();
+        fx_audit_reset();
+        board_mem_set_simulation(!production);
+        start_logged();
+        fx_tlv t;
+        fx_tlv_init(&t);
+        sello_tlv_put(&t.w, SELLO_INIT_SUBJECT, fx_subject, fx_subject_len);
+        fx_tlv_put_custody(&t, FX_CUSTODIANS, FX_THRESHOLD);
+        size_t logged = fx_audit_log_len;
+        fx_resp r = fx_call(&mod, SELLO_OP_INIT, t.buf, t.w.len);
+        if (!production) {
+            assert_int_equal(r.status, SELLO_ERR_TEST_ONLY);
+            assert_int_equal(r.flags & SELLO_RESP_FLAG_AUDIT, 0);
+            assert_int_equal(fx_audit_log_len, logged);
+            expect_head_matches_log();
+            fx_tlv_put_test_unit(&t);
+            r = fx_call(&mod, SELLO_OP_INIT, t.buf, t.w.len);
+        }
+        assert_int_equal(r.status, SELLO_OK);
+        uint8_t spki[SELLO_SPKI_MAX];
+        size_t spki_len = 0;
+        assert_int_equal(fx_take_init_reply(r.payload, r.len, spki, &spki_len),
+                         (int)FX_CUSTODIANS);
+        uint8_t init[8 + 32 + 1] = { SELLO_KEY_P256, SELLO_ENGINE_MODULE,
+                                     FX_THRESHOLD, FX_CUSTODIANS, 0, 0, 0, 1 };
+        sha256(spki, spki_len, init + 8);
+        init[40] = production ? 0 : 1;
+        av_result res;
+        expect_log_ok(fx_audit_log, fx_audit_log_len, NULL, &res);
+        assert_int_equal(res.count[SELLO_AUDIT_INIT], 1);
+        assert_int_equal(count_body(fx_audit_log, fx_audit_log_len,
+                                    SELLO_AUDIT_INIT, init, sizeof init),
+                         1);
+        av_free(&res);
+        expect_head_matches_log();
+    }
 }
 
 /* ---- power loss at every write ------------------------------------------- */
@@ -1850,6 +1900,7 @@ int main(int argc, char **argv)
         TEST(test_verifier_accepts_a_handmade_log),
         TEST(test_lifetime),
         TEST(test_chain_head_and_key),
+        TEST(test_init_record_marks_test_unit),
         TEST(test_power_loss_every_write),
         TEST(test_undrained_records_stop_issuing),
         TEST(test_tampering_caught),

@@ -468,6 +468,7 @@ static void test_every_share_box_opens(void **state)
         fx_tlv_init(&t);
         sello_tlv_put(&t.w, SELLO_INIT_SUBJECT, fx_subject, fx_subject_len);
         fx_tlv_put_custody(&t, 16, 9);
+        fx_tlv_put_test_unit(&t);
         sello_tlv_put_u8(&t.w, SELLO_INIT_KEY_TYPE, types[k]);
         fx_resp r = fx_call(&mod, SELLO_OP_INIT, t.buf, t.w.len);
         assert_int_equal(r.status, SELLO_OK);

@@ -707,8 +707,11 @@ typedef struct {
 #define KEY2 " 0b 0020 22*32"
 #define KEY3 " 0b 0020 33*32"
 #define CUST KEY1 KEY2 KEY3 " 0c 0001 02"
-/* S = a complete valid list: subject and custody. */
-#define S SUBJ CUST
+/* The test-unit mark (SELLO_INIT_TEST_UNIT = 1), without which the test
+ * board, a simulation board, refuses every INIT. */
+#define MARK " 13 0001 01"
+/* S = a complete valid list: subject, custody and the mark. */
+#define S SUBJ CUST MARK
 
 static const bad_init bad_inits[] = {
     { "empty list (no subject)", "" },
@@ -727,8 +730,10 @@ static const bad_init bad_inits[] = {
     { "the same custodian key twice", SUBJ KEY1 KEY1 " 0c 0001 02" },
     { "custodian key of 31 octets", SUBJ KEY1 " 0b 001f 22*31 0c 0001 02" },
     { "custodian key of 33 octets", SUBJ KEY1 " 0b 0021 22*33 0c 0001 02" },
-    { "custodian key 0 (low order)", SUBJ KEY1 " 0b 0020 00*32 0c 0001 02" },
-    { "custodian key 1 (low order)", SUBJ KEY1 " 0b 0020 01 00*31 0c 0001 02" },
+    { "custodian key 0 (low order)",
+      SUBJ KEY1 " 0b 0020 00*32 0c 0001 02" MARK },
+    { "custodian key 1 (low order)",
+      SUBJ KEY1 " 0b 0020 01 00*31 0c 0001 02" MARK },
     { "17 custodians", SUBJ " 0b 0020 01*32 0b 0020 02*32 0b 0020 03*32"
                        " 0b 0020 04*32 0b 0020 05*32 0b 0020 06*32"
                        " 0b 0020 07*32 0b 0020 08*32 0b 0020 09*32"
@@ -743,6 +748,13 @@ static const bad_init bad_inits[] = {
     { "lockout of 0 s", S " 0f 0004 00000000" },
     { "lockout above a week", S " 0f 0004 00093a81" },
     { "key usage of 36601 days", S " 10 0004 00008ef9" },
+    { "test unit 2", SUBJ CUST " 13 0001 02" },
+    { "test unit ff", SUBJ CUST " 13 0001 ff" },
+    { "test unit empty", SUBJ CUST " 13 0000" },
+    { "test unit two octets", SUBJ CUST " 13 0002 0001" },
+    { "test unit twice", S MARK },
+    { "test unit 0 and 1", SUBJ CUST " 13 0001 00" MARK },
+    { "unknown type 20", S " 14 0001 00" },
     { "unknown type 31", S " 1f 0000" },
     { "unknown type 32", S " 20 0000" },
     { "record-only type 0x80", S " 80 0001 01" },
@@ -844,10 +856,11 @@ static void test_init_param_validation(void **state)
         size_t rlen;
         assert_false(board_mem_record_get(SELLO_NV_UNIT, &rec, &rlen));
     }
-    /* the subject and the custody alone are a valid list */
+    /* the subject, the custody and (on this simulation board) the
+     * test-unit mark alone are a valid list */
     static uint8_t tlv[512];
     size_t len = expand(S, tlv, sizeof tlv);
-    assert_int_equal(len, 3 + fx_subject_len + 3 * 35 + 4);
+    assert_int_equal(len, 3 + fx_subject_len + 3 * 35 + 4 + 4);
     assert_int_equal(fx_call(&mod, SELLO_OP_INIT, tlv, len).status, SELLO_OK);
     assert_int_equal(module_state(), SELLO_STATE_INITIALISED);
 }
@@ -864,12 +877,13 @@ static void test_init_param_limits(void **state)
         S " 06 0001 06 07 0001 01 08 0001 01 09 0001 00 0a 0004 ffffffff",
         S " 03 0042 0640 2a*64",          /* a 66-octet policy */
         S " 03 0003 060100",                /* policy 0.0 */
-        SUBJ KEY1 KEY2 " 0c 0001 02",      /* 2 of 2 */
+        SUBJ KEY1 KEY2 " 0c 0001 02" MARK, /* 2 of 2 */
         SUBJ " 0b 0020 01*32 0b 0020 02*32 0b 0020 03*32 0b 0020 04*32"
         " 0b 0020 05*32 0b 0020 06*32 0b 0020 07*32 0b 0020 08*32"
         " 0b 0020 09*32 0b 0020 0a*32 0b 0020 0b*32 0b 0020 0c*32"
         " 0b 0020 0d*32 0b 0020 0e*32 0b 0020 0f*32 0b 0020 10*32"
-        " 0c 0001 10",                      /* 16 of 16 */
+        " 0c 0001 10" MARK,                 /* 16 of 16 */
+        MARK SUBJ CUST,                     /* the mark anywhere */
         S " 0e 0001 01 0f 0004 00000001",   /* lockout: 1 failure, 1 s */
         S " 0e 0001 64 0f 0004 00093a80",   /* lockout: 100, a week */
         S " 10 0004 00008ef8",              /* key usage 36600 days */
@@ -937,6 +951,154 @@ static void test_init_storage_failure(void **state)
     assert_int_equal(fx_call(&mod, SELLO_OP_INIT, t.buf, t.w.len).status,
                      SELLO_OK);
     assert_int_equal(module_state(), SELLO_STATE_INITIALISED);
+}
+
+/* The STATUS reply's payload, copied to out (SELLO_PAYLOAD_MAX). */
+static size_t status_copy(uint8_t *out)
+{
+    fx_resp r = fx_call(&mod, SELLO_OP_STATUS, NULL, 0);
+    assert_true(r.header_ok);
+    assert_int_equal(r.status, SELLO_OK);
+    memcpy(out, r.payload, r.len);
+    return r.len;
+}
+
+/* The value of item `type` of the stored unit record (a TLV list, see
+ * firmware/unit.h), walked here rather than by the firmware's parser;
+ * false when the record or the item is absent. */
+static bool unit_record_item(uint8_t type, const uint8_t **v, size_t *n)
+{
+    const uint8_t *rec;
+    size_t len;
+    if (!board_mem_record_get(SELLO_NV_UNIT, &rec, &len))
+        return false;
+    sello_tlv_reader r = { rec, rec + len };
+    uint8_t t;
+    while (sello_tlv_next(&r, &t, v, n) == 1)
+        if (t == type)
+            return true;
+    return false;
+}
+
+/* Subject and custody, without the test-unit mark: a production
+ * ceremony's list. */
+static void unmarked_init_list(fx_tlv *t)
+{
+    fx_tlv_init(t);
+    sello_tlv_put(&t->w, SELLO_INIT_SUBJECT, fx_subject, fx_subject_len);
+    fx_tlv_put_custody(t, FX_CUSTODIANS, FX_THRESHOLD);
+}
+
+/*
+ * A simulation board (the test board is one) makes test units only: INIT
+ * without the test-unit mark is refused before anything of the ceremony
+ * happens and leaves no trace (no record written, no audit record, the
+ * same STATUS). Marked, the unit is a test unit for the life of its key.
+ */
+static void test_init_simulation_needs_test_unit(void **state)
+{
+    (void)state;
+    start_ok();
+    uint64_t v;
+    assert_true(fx_status_field(&mod, SELLO_ST_SIMULATION, &v));
+    assert_int_equal(v, 1);
+    /* (the first STATUS after a start records the clock's state) */
+    static uint8_t before[SELLO_PAYLOAD_MAX], after[SELLO_PAYLOAD_MAX];
+    size_t before_len = status_copy(before);
+    before_len = status_copy(before);
+    unsigned long writes = board_mem_write_count();
+    size_t logged = fx_audit_log_len;
+
+    fx_tlv t;
+    unmarked_init_list(&t);
+    fx_resp r = fx_call_tag(&mod, SELLO_OP_INIT, 0x7e57, t.buf, t.w.len);
+    check_error_frame(r, SELLO_ERR_TEST_ONLY, 0x7e57); /* no audit records */
+    assert_non_null(memmem(r.payload, r.len, "test unit", 9));
+    assert_int_equal(board_mem_write_count(), writes);
+    const uint8_t *rec;
+    size_t rlen;
+    assert_false(board_mem_record_get(SELLO_NV_UNIT, &rec, &rlen));
+    assert_int_equal(fx_audit_log_len, logged);
+    size_t after_len = status_copy(after);
+    assert_bytes_equal(after, after_len, before, before_len);
+    /* a mark of 0, given explicitly, is the same */
+    sello_tlv_put_u8(&t.w, SELLO_INIT_TEST_UNIT, 0);
+    check_error_frame(fx_call_tag(&mod, SELLO_OP_INIT, 0x7e58, t.buf, t.w.len),
+                      SELLO_ERR_TEST_ONLY, 0x7e58);
+    assert_int_equal(board_mem_write_count(), writes);
+    assert_int_equal(fx_audit_log_len, logged);
+    after_len = status_copy(after);
+    assert_bytes_equal(after, after_len, before, before_len);
+    /* nothing of a ceremony lingers: no key for a CSR */
+    check_error_frame(fx_call_tag(&mod, SELLO_OP_GET_CSR, 0x600d, NULL, 0),
+                      SELLO_ERR_STATE, 0x600d);
+
+    /* marked, the same ceremony makes a test unit */
+    fx_tlv_init_subject(&t);
+    r = fx_call(&mod, SELLO_OP_INIT, t.buf, t.w.len);
+    assert_int_equal(r.status, SELLO_OK);
+    assert_int_equal(fx_take_init_reply(r.payload, r.len, NULL, NULL),
+                     FX_CUSTODIANS);
+    assert_int_equal(module_state(), SELLO_STATE_INITIALISED);
+    assert_true(fx_status_field(&mod, SELLO_ST_TEST_UNIT, &v));
+    assert_int_equal(v, 1);
+    const uint8_t *item;
+    size_t n;
+    assert_true(unit_record_item(SELLO_INIT_TEST_UNIT, &item, &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(item[0], 1);
+    /* for its whole life: after a restart, and unlocked by the quorum */
+    assert_int_equal(sello_module_start(&mod), SELLO_OK);
+    assert_int_equal(module_state(), SELLO_STATE_INITIALISED);
+    assert_true(fx_status_field(&mod, SELLO_ST_TEST_UNIT, &v));
+    assert_int_equal(v, 1);
+    assert_int_equal(fx_quorum(&mod, SELLO_PURPOSE_ACTIVATE, FX_THRESHOLD),
+                     SELLO_OK);
+    assert_true(fx_status_field(&mod, SELLO_ST_TEST_UNIT, &v));
+    assert_int_equal(v, 1);
+}
+
+/*
+ * A board that is no simulation needs no mark: its units are no test
+ * units, and say so (STATUS 0, the record's item written as 0, not left
+ * out). An operator may still mark a test unit there.
+ */
+static void test_init_production_board(void **state)
+{
+    (void)state;
+    board_mem_set_simulation(false);
+    start_ok();
+    uint64_t v;
+    assert_true(fx_status_field(&mod, SELLO_ST_SIMULATION, &v));
+    assert_int_equal(v, 0);
+    assert_false(fx_status_field(&mod, SELLO_ST_TEST_UNIT, &v));
+    fx_tlv t;
+    unmarked_init_list(&t);
+    fx_resp r = fx_call(&mod, SELLO_OP_INIT, t.buf, t.w.len);
+    assert_int_equal(r.status, SELLO_OK);
+    assert_true(fx_status_field(&mod, SELLO_ST_TEST_UNIT, &v));
+    assert_int_equal(v, 0);
+    const uint8_t *item;
+    size_t n;
+    assert_true(unit_record_item(SELLO_INIT_TEST_UNIT, &item, &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(item[0], 0);
+    assert_int_equal(sello_module_start(&mod), SELLO_OK);
+    assert_int_equal(module_state(), SELLO_STATE_INITIALISED);
+    assert_true(fx_status_field(&mod, SELLO_ST_TEST_UNIT, &v));
+    assert_int_equal(v, 0);
+
+    board_mem_reset();
+    board_mem_set_simulation(false);
+    start_ok();
+    fx_tlv_init_subject(&t);
+    assert_int_equal(fx_call(&mod, SELLO_OP_INIT, t.buf, t.w.len).status,
+                     SELLO_OK);
+    assert_true(fx_status_field(&mod, SELLO_ST_TEST_UNIT, &v));
+    assert_int_equal(v, 1);
+    assert_int_equal(sello_module_start(&mod), SELLO_OK);
+    assert_true(fx_status_field(&mod, SELLO_ST_TEST_UNIT, &v));
+    assert_int_equal(v, 1);
 }
 
 /* ---- CSR -------------------------------------------------------------------------- */
@@ -1854,11 +2016,30 @@ static void test_records_independent_seal(void **state)
     assert_int_equal(v, 3);
     assert_true(fx_status_field(&mod, SELLO_ST_GENERATION, &v));
     assert_int_equal(v, 1);
+    /* these records carry no test-unit item (make-records.py writes the
+     * format as it was before the item existed): such a record is a test
+     * unit's, never silently a production one */
+    assert_true(fx_status_field(&mod, SELLO_ST_TEST_UNIT, &v));
+    assert_int_equal(v, 1);
     /* locked until the quorum */
     assert_int_equal(fx_call(&mod, SELLO_OP_GET_CSR, NULL, 0).status,
                      SELLO_ERR_STATE);
     assert_int_equal(fx_quorum(&mod, SELLO_PURPOSE_ACTIVATE, 2), SELLO_OK);
     assert_int_equal(fx_call(&mod, SELLO_OP_GET_CSR, NULL, 0).status, SELLO_OK);
+
+    /* on a production board too */
+    board_mem_reset();
+    board_mem_set_simulation(false);
+    rec = tu_load("unit/record-p256.bin", &len);
+    assert_true(board_mem_record_put(SELLO_NV_UNIT, rec, len));
+    free(rec);
+    assert_int_equal(fx_put_counters_record(1, 0), SELLO_OK);
+    start_ok();
+    assert_int_equal(module_state(), SELLO_STATE_INITIALISED);
+    assert_true(fx_status_field(&mod, SELLO_ST_SIMULATION, &v));
+    assert_int_equal(v, 0);
+    assert_true(fx_status_field(&mod, SELLO_ST_TEST_UNIT, &v));
+    assert_int_equal(v, 1);
 }
 
 static void test_board_failures_at_start(void **state)
@@ -2001,7 +2182,9 @@ static void test_status_codes_unique(void **state)
             assert_string_not_equal(list[i].text, list[j].text);
         }
     }
-    static const int unlisted[] = { -1, 20, 99, 255, 256, 1 << 30 };
+    /* numbers are for ever: the last one added */
+    assert_int_equal(SELLO_ERR_TEST_ONLY, 20);
+    static const int unlisted[] = { -1, 21, 99, 255, 256, 1 << 30 };
     for (size_t i = 0; i < sizeof unlisted / sizeof unlisted[0]; i++)
         assert_string_equal(sello_status_str(unlisted[i]), "unknown status");
     /* abi.h returns these numbers without naming them */
@@ -2041,6 +2224,8 @@ int main(int argc, char **argv)
         TEST(test_init_param_limits),
         TEST(test_init_twice),
         TEST(test_init_storage_failure),
+        TEST(test_init_simulation_needs_test_unit),
+        TEST(test_init_production_board),
         TEST(test_csr_verifies),
         TEST(test_csr_p384_verifies),
         TEST(test_csr_rsa2048_verifies),
