@@ -3,9 +3,12 @@
 # host/module_link.h.
 
 RELAY_SRCS := $(wildcard host/*.c)
-# The OID renderer is the command line's (tools/oidx.c); it is compiled
-# here as well so that the relay does not depend on tools.mk's rules.
-RELAY_OBJS := $(RELAY_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/host/tools-oidx.o
+# The OID renderer is the command line's (tools/oidx.c), and the serial
+# link codec is the boards' (board/common/serial_link.c, for serial:
+# module addresses); both are compiled here as well so that the relay does
+# not depend on other makefiles' rules.
+RELAY_OBJS := $(RELAY_SRCS:%.c=$(BUILD)/obj/%.o) \
+	$(BUILD)/obj/host/tools-oidx.o $(BUILD)/obj/host/board-serial_link.o
 RELAY_CFLAGS := $(HOST_CFLAGS) -pthread -Itools
 RELAY_LIBS := -lmicrohttpd -lbearssl
 
@@ -16,6 +19,10 @@ $(BUILD)/obj/host/%.o: host/%.c
 	$(CC) $(RELAY_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/obj/host/tools-oidx.o: tools/oidx.c
+	@mkdir -p $(dir $@)
+	$(CC) $(RELAY_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/host/board-serial_link.o: board/common/serial_link.c
 	@mkdir -p $(dir $@)
 	$(CC) $(RELAY_CFLAGS) -MMD -MP -c $< -o $@
 

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sello/serial_link.h>
 #include <sello/status.h>
 
 #include "log.h"
@@ -35,7 +36,8 @@ _Static_assert(RELAY_LINK_RX_CAP >= SELLO_FRAME_MAX, "rx holds a frame");
  * reading; further calls are then refused as busy rather than waited
  * for. */
 #define RELAY_LINK_TX_CAP (256u * 1024u)
-_Static_assert(RELAY_LINK_TX_CAP >= SELLO_FRAME_MAX, "tx holds a frame");
+_Static_assert(RELAY_LINK_TX_CAP >= SELLO_LINK_WIRE_MAX(SELLO_FRAME_MAX) + 1u,
+               "tx holds a frame, raw or serial-framed after the delimiter");
 
 #define RELAY_NEVER UINT64_MAX
 
@@ -86,6 +88,9 @@ struct relay_link {
     uint64_t next_duty; /* relay_link_run() has work at this instant */
     size_t tx_len;      /* octets in tx, oldest first */
     uint8_t *tx;
+    /* Serial link: a request frame in one piece for the encoder, which
+     * writes it into tx. */
+    uint8_t tx_frame[SELLO_FRAME_MAX];
 
     /* The loop's thread only. The connection is `sock`; over a UNIX socket
      * the frames then travel through two pipes, `ans` (answers, read here)
@@ -102,6 +107,10 @@ struct relay_link {
     size_t rx_have;
     char why[160];
     uint8_t rx[RELAY_LINK_RX_CAP];
+    /* Serial link: what was read goes through the decoder, which gathers
+     * each message in rx_frame; rx_have stays 0. */
+    sello_link_rx serial_rx;
+    uint8_t rx_frame[SELLO_FRAME_MAX];
 };
 
 const char *relay_op_name(uint8_t op, char *buf)
@@ -143,10 +152,24 @@ static void relay_link_fail_list(struct relay_call *list,
     }
 }
 
+/* The serial encoder's output, appended to tx (under mu). */
+static void relay_link_put_tx(void *arg, const uint8_t *p, size_t n)
+{
+    struct relay_link *link = arg;
+    memcpy(link->tx + link->tx_len, p, n);
+    link->tx_len += n;
+}
+
 enum relay_call_result relay_link_submit(struct relay_link *link,
                                          struct relay_call *call)
 {
-    size_t need = SELLO_FRAME_HEADER_LEN + call->req_len;
+    /* No module takes more, and the serial path's frame buffer holds no
+     * more: refused like a full queue. */
+    if (call->req_len > SELLO_PAYLOAD_MAX)
+        return RELAY_CALL_BUSY;
+    size_t frame_len = SELLO_FRAME_HEADER_LEN + call->req_len;
+    size_t need =
+        link->addr.serial ? SELLO_LINK_WIRE_MAX(frame_len) : frame_len;
     uint64_t deadline =
         relay_now_ns() + (uint64_t)call->timeout_ms * 1000000u;
     bool wake = !relay_loop_is_current(link->loop);
@@ -171,12 +194,15 @@ enum relay_call_result relay_link_submit(struct relay_link *link,
         link->next_duty = deadline;
     /* The frame is copied: a call that expires before its frame is written
      * hands its buffers back to its caller at once. */
-    uint8_t *p = link->tx + link->tx_len;
+    uint8_t *p = link->addr.serial ? link->tx_frame : link->tx + link->tx_len;
     sello_frame_header_write(p, call->op, call->req_flags, tag,
                              call->req_len);
     if (call->req_len > 0)
         memcpy(p + SELLO_FRAME_HEADER_LEN, call->req, call->req_len);
-    link->tx_len += need;
+    if (link->addr.serial)
+        sello_link_encode(p, frame_len, relay_link_put_tx, link);
+    else
+        link->tx_len += frame_len;
     pthread_mutex_unlock(&link->mu);
 
     if (wake)
@@ -309,6 +335,17 @@ static void relay_link_connect_failed(struct relay_link *link, int err)
 static void relay_link_up(struct relay_link *link)
 {
     pthread_mutex_lock(&link->mu);
+    if (link->addr.serial) {
+        /* A delimiter first (written with the next flush): it ends
+         * whatever half message the board still holds from an earlier
+         * connection. Nothing is queued yet: calls are refused until now.
+         * The decoder starts out of step, dropping whatever precedes the
+         * board's first delimiter. */
+        link->tx[0] = SELLO_LINK_DELIM;
+        link->tx_len = 1;
+        sello_link_rx_init(&link->serial_rx, link->rx_frame,
+                           sizeof link->rx_frame);
+    }
     link->state = RELAY_LINK_UP;
     pthread_mutex_unlock(&link->mu);
     relay_link_watch(link, false);
@@ -406,10 +443,11 @@ fail:;
     return false;
 }
 
-/* The connection is established: offer the pipes, or go. */
+/* The connection is established: offer the pipes, or go. A serial link
+ * is a UART behind the socket: nothing there could take pipes. */
 static void relay_link_established(struct relay_link *link, uint64_t now)
 {
-    if (link->addr.sa.ss_family != AF_UNIX) {
+    if (link->addr.sa.ss_family != AF_UNIX || link->addr.serial) {
         relay_link_up(link);
         return;
     }
@@ -470,8 +508,41 @@ static void relay_link_settle(struct relay_link *link, struct relay_chan *c)
 }
 
 /*
- * Hands every complete frame in rx to its call. Returns NULL, or why the
- * stream cannot be trusted.
+ * One whole response frame, frame[0..len): its header and exactly the
+ * payload the header announces, answering the oldest request. Hands it to
+ * its call; returns NULL, or why the stream cannot be trusted.
+ */
+static const char *relay_link_take_frame(struct relay_link *link,
+                                         const uint8_t *frame, size_t len)
+{
+    sello_frame_header h;
+    if (len < SELLO_FRAME_HEADER_LEN ||
+        sello_frame_header_read(frame, &h) != SELLO_OK ||
+        h.length != len - SELLO_FRAME_HEADER_LEN)
+        return "malformed response frame";
+
+    pthread_mutex_lock(&link->mu);
+    struct relay_inflight *e = &link->ring[link->head & link->mask];
+    if (link->count == 0 || e->tag != h.tag) {
+        pthread_mutex_unlock(&link->mu);
+        return "response does not match the oldest request's tag";
+    }
+    struct relay_call *call = e->call;
+    link->head++;
+    link->count--;
+    if (call != NULL)
+        link->live--;
+    pthread_mutex_unlock(&link->mu);
+
+    /* An expired call's late answer still goes to the sink: the audit
+     * records it may carry are real. */
+    relay_link_complete(link, call, &h, frame + SELLO_FRAME_HEADER_LEN);
+    return NULL;
+}
+
+/*
+ * Raw frames: hands every complete frame in rx to its call and keeps the
+ * incomplete rest. Returns NULL, or why the stream cannot be trusted.
  */
 static const char *relay_link_deliver(struct relay_link *link)
 {
@@ -479,38 +550,111 @@ static const char *relay_link_deliver(struct relay_link *link)
     const uint8_t *buf = link->rx;
     const char *bad = NULL;
     while (have - off >= SELLO_FRAME_HEADER_LEN) {
+        /* A header that does not parse is refused by take_frame(). */
         sello_frame_header h;
-        if (sello_frame_header_read(buf + off, &h) != SELLO_OK) {
-            bad = "malformed response frame";
-            break;
-        }
-        size_t need = SELLO_FRAME_HEADER_LEN + h.length;
+        size_t need = SELLO_FRAME_HEADER_LEN;
+        if (sello_frame_header_read(buf + off, &h) == SELLO_OK)
+            need += h.length;
         if (have - off < need)
             break;
-
-        pthread_mutex_lock(&link->mu);
-        struct relay_inflight *e = &link->ring[link->head & link->mask];
-        if (link->count == 0 || e->tag != h.tag) {
-            pthread_mutex_unlock(&link->mu);
-            bad = "response does not match the oldest request's tag";
+        bad = relay_link_take_frame(link, buf + off, need);
+        if (bad != NULL)
             break;
-        }
-        struct relay_call *call = e->call;
-        link->head++;
-        link->count--;
-        if (call != NULL)
-            link->live--;
-        pthread_mutex_unlock(&link->mu);
-
-        /* An expired call's late answer still goes to the sink: the audit
-         * records it may carry are real. */
-        relay_link_complete(link, call, &h, buf + off + SELLO_FRAME_HEADER_LEN);
         off += need;
     }
     link->rx_have = have - off;
     if (link->rx_have > 0 && off > 0)
         memmove(link->rx, link->rx + off, link->rx_have);
     return bad;
+}
+
+/* A SELLO_LINK_BAD_* reason as log lines name it. */
+static const char *relay_link_bad_name(uint8_t why)
+{
+    switch (why) {
+    case SELLO_LINK_BAD_CRC:
+        return "crc";
+    case SELLO_LINK_BAD_COBS:
+        return "cobs";
+    case SELLO_LINK_BAD_SHORT:
+        return "short";
+    case SELLO_LINK_BAD_LONG:
+        return "long";
+    }
+    return "unknown reason";
+}
+
+/*
+ * Serial link: decodes the rx_have octets in rx, hands every frame to its
+ * call and settles every NAK. Returns NULL, or why the link must be reset
+ * (in link->why).
+ *
+ * A NAK stands where an answer would have been, for a request that reached
+ * the board damaged; which one cannot be told (noise can look like a
+ * message too), so while an answer is owed the link starts afresh. With
+ * none owed, no request can have been damaged: the NAK answers noise, and
+ * changes nothing. The same holds for a message that reached us damaged:
+ * with an answer owed it may have been that answer, whose call would then
+ * never complete; with none it was noise.
+ */
+static const char *relay_link_deliver_serial(struct relay_link *link)
+{
+    size_t off = 0, have = link->rx_have;
+    link->rx_have = 0;
+    /* The answers owed for what was read: the calls in flight now, less
+     * those answered below. Calls that completions submit meanwhile (the
+     * sink's) are not owed: only the loop's flush, later, writes them. */
+    pthread_mutex_lock(&link->mu);
+    uint32_t owed = link->count;
+    pthread_mutex_unlock(&link->mu);
+    while (off < have) {
+        int result;
+        off += sello_link_rx_feed(&link->serial_rx, link->rx + off,
+                                  have - off, &result);
+        if (result == SELLO_LINK_MORE)
+            continue;
+        const uint8_t *msg = link->serial_rx.buf;
+        size_t len = link->serial_rx.len;
+        if (result == SELLO_LINK_MESSAGE && len > 0 &&
+            msg[0] == SELLO_FRAME_MAGIC) {
+            const char *bad = relay_link_take_frame(link, msg, len);
+            if (bad != NULL)
+                return bad;
+            if (owed > 0)
+                owed--;
+            continue;
+        }
+        if (result == SELLO_LINK_MESSAGE && len == SELLO_LINK_NAK_LEN &&
+            msg[0] == SELLO_LINK_NAK) {
+            const char *reason = relay_link_bad_name(msg[1]);
+            if (owed == 0) {
+                relay_log(RELAY_LOG_DEBUG,
+                          "serial link: NAK (%s) from the board with no "
+                          "request in flight: ignored",
+                          reason);
+                continue;
+            }
+            snprintf(link->why, sizeof link->why,
+                     "NAK from the board: a request reached it damaged: %s",
+                     reason);
+            return link->why;
+        }
+        if (result == SELLO_LINK_MESSAGE) /* whole, but not ours */
+            return "damaged response on the serial link: neither a frame "
+                   "nor a NAK";
+        const char *reason = relay_link_bad_name(link->serial_rx.why);
+        if (owed == 0) {
+            relay_log(RELAY_LOG_DEBUG,
+                      "serial link: damaged message (%s) with no request in "
+                      "flight: noise, ignored",
+                      reason);
+            continue;
+        }
+        snprintf(link->why, sizeof link->why,
+                 "damaged response on the serial link: %s", reason);
+        return link->why;
+    }
+    return NULL;
 }
 
 static void relay_link_readable(struct relay_link *link, struct relay_chan *c)
@@ -527,7 +671,8 @@ static void relay_link_readable(struct relay_link *link, struct relay_chan *c)
                 relay_link_settle(link, c);
             return;
         }
-        const char *bad = relay_link_deliver(link);
+        const char *bad = link->addr.serial ? relay_link_deliver_serial(link)
+                                            : relay_link_deliver(link);
         if (bad != NULL)
             relay_link_teardown(link, bad, false);
     } else if (n == 0 && link->state == RELAY_LINK_HANDSHAKE) {

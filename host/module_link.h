@@ -16,6 +16,15 @@
  * both sides less per frame than the socket; a board that does not take
  * them keeps the socket (see relay_link_offer_pipes() in module_link.c).
  *
+ * Over a serial link (a "serial:" module address: a board's UART behind a
+ * socket, net.h) no pipes are offered; each frame crosses in the framing
+ * of <sello/serial_link.h>, and every connection opens with a lone
+ * delimiter that ends whatever half message the board still holds. A
+ * message that reaches the relay damaged, or the board's NAK for a request
+ * that reached it damaged, resets the link while an answer is owed (which
+ * call it stood for cannot be told); with none owed it was noise and is
+ * ignored.
+ *
  * The loop connects (without blocking), reconnects after any failure
  * (failing the calls that were in flight), and expires calls that wait
  * longer than their own timeout. An expired call stays in the queue without

@@ -70,35 +70,45 @@ bool relay_addr_parse_inet(const char *spec, bool passive,
     return true;
 }
 
+/* The PATH of a module address "[serial:]unix:PATH" (`spec`). */
+static bool relay_addr_parse_unix(const char *path, const char *spec,
+                                  struct relay_addr *out)
+{
+    struct sockaddr_un *sun = (struct sockaddr_un *)&out->sa;
+    size_t plen = strlen(path);
+    if (plen == 0 || plen >= sizeof sun->sun_path) {
+        relay_log(RELAY_LOG_ERROR,
+                  "bad module address '%s': path empty or too long", spec);
+        return false;
+    }
+    memset(out, 0, sizeof *out);
+    sun->sun_family = AF_UNIX;
+    memcpy(sun->sun_path, path, plen + 1);
+    out->len = (socklen_t)sizeof *sun;
+    return true;
+}
+
 bool relay_addr_parse_module(const char *spec, struct relay_addr *out)
 {
-    if (strncmp(spec, "unix:", 5) == 0) {
-        const char *path = spec + 5;
-        struct sockaddr_un *sun = (struct sockaddr_un *)&out->sa;
-        size_t plen = strlen(path);
-        if (plen == 0 || plen >= sizeof sun->sun_path) {
-            relay_log(RELAY_LOG_ERROR,
-                      "bad module address '%s': path empty or too long",
-                      spec);
-            return false;
-        }
-        memset(out, 0, sizeof *out);
-        sun->sun_family = AF_UNIX;
-        memcpy(sun->sun_path, path, plen + 1);
-        out->len = (socklen_t)sizeof *sun;
-        snprintf(out->text, sizeof out->text, "%s", spec);
-        return true;
+    bool serial = strncmp(spec, "serial:", 7) == 0;
+    const char *socket_spec = serial ? spec + 7 : spec;
+    bool ok;
+    if (strncmp(socket_spec, "unix:", 5) == 0) {
+        ok = relay_addr_parse_unix(socket_spec + 5, spec, out);
+    } else if (strncmp(socket_spec, "tcp:", 4) == 0) {
+        ok = relay_addr_parse_inet(socket_spec + 4, false, out);
+    } else {
+        relay_log(RELAY_LOG_ERROR,
+                  "bad module address '%s': expected unix:PATH, "
+                  "tcp:HOST:PORT, serial:unix:PATH or serial:tcp:HOST:PORT",
+                  spec);
+        return false;
     }
-    if (strncmp(spec, "tcp:", 4) == 0) {
-        if (!relay_addr_parse_inet(spec + 4, false, out))
-            return false;
-        snprintf(out->text, sizeof out->text, "%s", spec);
-        return true;
-    }
-    relay_log(RELAY_LOG_ERROR,
-              "bad module address '%s': expected unix:PATH or tcp:HOST:PORT",
-              spec);
-    return false;
+    if (!ok)
+        return false;
+    out->serial = serial;
+    snprintf(out->text, sizeof out->text, "%s", spec);
+    return true;
 }
 
 int relay_listen_inet(const struct relay_addr *a, int backlog)

@@ -14,6 +14,9 @@
 struct relay_addr {
     struct sockaddr_storage sa;
     socklen_t len;
+    /* Module addresses only: frames cross a serial link (a UART behind a
+     * socket) in the framing of <sello/serial_link.h>, not raw. */
+    bool serial;
     char text[128];
 };
 
@@ -26,9 +29,12 @@ bool relay_addr_parse_inet(const char *spec, bool passive,
                            struct relay_addr *out);
 
 /*
- * Parses a module address: "unix:/path/to/socket" (the simulator) or
- * "tcp:host:port" (a board behind a TCP bridge, e.g. QEMU's serial
- * chardev). Returns false after logging why.
+ * Parses a module address. Raw frames: "unix:/path/to/socket" (the
+ * simulator) or "tcp:host:port" (a board behind a TCP bridge that carries
+ * frames as they are). Serial-framed (sets `serial`): "serial:tcp:host:port"
+ * or "serial:unix:/path", a board's UART behind a socket, such as QEMU's
+ * socket chardev, which can lose, add or change octets. Returns false
+ * after logging why.
  */
 bool relay_addr_parse_module(const char *spec, struct relay_addr *out);
 

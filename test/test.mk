@@ -34,6 +34,20 @@ $(BUILD)/test/test_p11_token: $(BUILD)/obj/test/unit/test_p11_token.o \
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_BASE) -o $@ $(filter %.o %.a,$^) -lcmocka -lbearssl -ldl
 
+# test_serial_link: the serial link codec that the boards and the relay
+# share (board/common/serial_link.c), compiled here with the tests' flags
+# (sanitizers included) and linked into this test only.
+SERIAL_LINK_TEST_OBJ := $(BUILD)/obj/test/board-common/serial_link.o
+
+$(SERIAL_LINK_TEST_OBJ): board/common/serial_link.c
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/test/test_serial_link: $(BUILD)/obj/test/unit/test_serial_link.o \
+		$(SERIAL_LINK_TEST_OBJ) $(UNIT_SUPPORT_OBJS) $(FW_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_BASE) -o $@ $(filter %.o %.a,$^) -lcmocka -lbearssl
+
 .PHONY: unit-tests
 unit-tests: $(UNIT_TESTS)
 
@@ -41,7 +55,8 @@ test: deps-test
 	@test/run-all
 
 # Fuzz targets (libFuzzer): test/fuzz/fuzz_*.c, each linked with its own
-# copy of the firmware and of the test board built by clang with
+# copy of the firmware, of the test board and of the serial link codec
+# (board/common/serial_link.c) built by clang with
 # -fsanitize=fuzzer-no-link,address,undefined, into $(BUILD)/fuzz/.
 #   make fuzz          builds them
 #   make fuzz-replay   runs each once over its seed corpus
@@ -56,7 +71,8 @@ FUZZ_SRCS := $(wildcard test/fuzz/fuzz_*.c)
 FUZZ_TARGETS := $(FUZZ_SRCS:test/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_FW_OBJS := $(FW_SRCS:%.c=$(BUILD)/fuzz/obj/%.o)
 FUZZ_SUPPORT_OBJS := $(addprefix $(BUILD)/fuzz/obj/test/unit/,\
-	board_mem.o testdata.o fixture.o)
+	board_mem.o testdata.o fixture.o) \
+	$(BUILD)/fuzz/obj/board/common/serial_link.o
 
 $(BUILD)/fuzz/obj/firmware/%.o: firmware/%.c
 	@mkdir -p $(dir $@)
@@ -65,6 +81,10 @@ $(BUILD)/fuzz/obj/firmware/%.o: firmware/%.c
 $(BUILD)/fuzz/obj/test/%.o: test/%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -D_GNU_SOURCE -MMD -MP -c $< -o $@
+
+$(BUILD)/fuzz/obj/board/common/%.o: board/common/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -ffreestanding -MMD -MP -c $< -o $@
 
 # BearSSL is the system library (not instrumented), unless
 # FUZZ_BEARSSL_SRC names a BearSSL source tree (e.g. the one `make cross`
@@ -108,5 +128,6 @@ fuzz-replay: fuzz
 -include $(FUZZ_FW_OBJS:.o=.d) $(FUZZ_SUPPORT_OBJS:.o=.d) \
 	$(FUZZ_SRCS:test/fuzz/%.c=$(BUILD)/fuzz/obj/test/fuzz/%.d)
 
--include $(UNIT_SUPPORT_OBJS:.o=.d) $(UNIT_TEST_SRCS:test/unit/%.c=$(BUILD)/obj/test/unit/%.d)
+-include $(UNIT_SUPPORT_OBJS:.o=.d) $(UNIT_TEST_SRCS:test/unit/%.c=$(BUILD)/obj/test/unit/%.d) \
+	$(SERIAL_LINK_TEST_OBJ:.o=.d)
 include test/bench/bench.mk

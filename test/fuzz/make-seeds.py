@@ -6,6 +6,7 @@ target. Re-run after the test data changes; commit the output.
 import os
 import shutil
 import struct
+import zlib
 
 here = os.path.dirname(os.path.abspath(__file__))
 data = os.path.join(here, "..", "data")
@@ -111,6 +112,58 @@ def main():
     write("fuzz_shamir", shamir_seeds())
 
     write("fuzz_session", session_seeds(subj, reqs["minimal_sha256"], tsu + ca))
+
+    write("fuzz_serial_link", serial_link_seeds(reqs["minimal_sha256"]))
+
+
+def cobs(data):
+    """Textbook COBS: a code octet before each run of up to 254 non-zero
+    octets, standing for the run and the zero after it (none after a run
+    of 254, nor at the end)."""
+    out, i = bytearray(), 0
+    while True:
+        j = i
+        while j < len(data) and j - i < 254 and data[j] != 0:
+            j += 1
+        out += bytes([j - i + 1]) + data[i:j]
+        if j == len(data):
+            return bytes(out)
+        i = j if j - i == 254 else j + 1
+        if i == len(data):  # it ended with the zero: an empty last run
+            return bytes(out) + b"\x01"
+
+
+def link_wire(msg):
+    """The serial link's wire image of msg (include/sello/serial_link.h)."""
+    return b"\x00" + cobs(msg + struct.pack("<I", zlib.crc32(msg))) + b"\x00"
+
+
+def serial_link_seeds(tsq):
+    """fuzz_serial_link: the receiver's room, the feed size (0: all at
+    once), then the stream; see fuzz_serial_link.c."""
+    status, stamp = frame(0x01, tag=7), frame(0x02, tsq, tag=8)
+    nak = lambda why: bytes([0x15, why])  # noqa: E731
+    answer = link_wire(stamp)
+    flipped = bytearray(answer)
+    flipped[9] ^= 0x04
+    return [
+        ("status", bytes([255, 0]) + link_wire(status)),
+        ("stamp-octet-at-a-time", bytes([255, 1]) + answer),
+        ("pipelined", bytes([255, 7]) + link_wire(status) + answer
+         + link_wire(nak(1)) + link_wire(status)),
+        ("nak", bytes([16, 0]) + link_wire(nak(2))),
+        ("noise", bytes([64, 0]) + b"\x42\x17\xff" + b"\x00\x03\x10\x20"
+         + link_wire(status) + b"\x99\x00\x00" + link_wire(status)),
+        ("corrupted", bytes([255, 0]) + bytes(flipped) + link_wire(status)),
+        ("truncated", bytes([255, 3]) + answer[:20] + link_wire(status)),
+        ("too-long", bytes([8, 0]) + link_wire(bytes(range(1, 41)))
+         + link_wire(b"\x05\x00\x05")),
+        ("block-edges", bytes([255, 0])
+         + link_wire(bytes((i % 255) + 1 for i in range(250)))
+         + link_wire(bytes((i % 255) + 1 for i in range(251)))
+         + link_wire(b"\x11" * 253 + b"\x00")),
+        ("empty", bytes([0, 2]) + b"\x00\x00\x00" + link_wire(b"")),
+    ]
 
 
 def session_seeds(subj, tsq, certs):
