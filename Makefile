@@ -11,7 +11,7 @@ BIN := $(BUILD)/bin
 OPT ?= -O2
 SANITIZE ?=
 
-VALID_BOARDS := sim
+VALID_BOARDS := sim mps2-an385
 ifeq ($(filter $(BOARD),$(VALID_BOARDS)),)
 $(error BOARD=$(BOARD) is not one of: $(VALID_BOARDS))
 endif
@@ -30,11 +30,12 @@ LDFLAGS_BASE := $(SANITIZE)
 all: programs
 
 include firmware/firmware.mk
+# Before the boards: a bare-metal board links the cross-compiled module.
+include tools/cross.mk
 include board/$(BOARD)/board.mk
 include host/host.mk
 include tools/tools.mk
 include test/test.mk
-include tools/cross.mk
 
 programs: $(PROGRAMS)
 
@@ -43,14 +44,14 @@ print-config:
 
 # Debian packages each entry point needs; installed on demand.
 deps:
-	@tools/install-deps run
+	@BOARD=$(BOARD) tools/install-deps run
 
 deps-test:
 	@tools/install-deps test
 
 run: deps
 	@$(MAKE) --no-print-directory programs
-	@tools/demo-run
+	@BOARD=$(BOARD) tools/demo-run
 
 clean:
 	rm -rf $(BUILD)

@@ -42,11 +42,13 @@ CROSS_BEARSSL_CONFIG := -DBR_ARMEL_CORTEXM_GCC=1 -DBR_CT_MUL31=1 \
 	-DBR_USE_UNIX_TIME=0 -DBR_USE_WIN32_TIME=0
 # BearSSL is third-party C compiled with its own warning level; whatever
 # it needs from a C library shows up as an undefined symbol at the check.
+# -fcallgraph-info=su: each object's call graph with its frame sizes, for
+# the worst-case stack of a board image (tools/stack-report).
 CROSS_BEARSSL_CFLAGS := $(CROSS_ARCH) -Os -ffunction-sections -fdata-sections \
-	-fstack-usage -W -Wall $(CROSS_BEARSSL_CONFIG)
+	-fstack-usage -fcallgraph-info=su -W -Wall $(CROSS_BEARSSL_CONFIG)
 
 CROSS_FW_CFLAGS = -std=c11 $(WARN) -Os $(CROSS_ARCH) -ffreestanding \
-	-fstack-usage -ffunction-sections -fdata-sections \
+	-fstack-usage -fcallgraph-info=su -ffunction-sections -fdata-sections \
 	-Iinclude -I$(CROSS_BEARSSL_SRC)/inc
 CROSS_FW_SRCS = $(FW_SRCS)
 CROSS_FW_OBJS = $(CROSS_FW_SRCS:%.c=$(CROSS_DIR)/obj/%.o)

@@ -39,3 +39,8 @@ $(BUILD)/test/sello-sim-test: $(SIM_TEST_OBJS) $(FW_LIB)
 test-programs: $(BUILD)/test/sello-sim-test
 
 -include $(SIM_TEST_OBJS:.o=.d)
+
+.PHONY: size
+size:
+	@echo "make size: the footprint of a bare-metal image (make size BOARD=mps2-an385)" >&2
+	@exit 2

@@ -1,0 +1,352 @@
+"""The same firmware on bare metal: the Sello image for the MPS2 AN385 board
+(Cortex-M3) booted in QEMU (`qemu-system-arm -M mps2-an385`), served by the
+relay over its UART (QEMU's socket chardev, the serial link framing of
+<sello/serial_link.h>), set up with the operator's tools exactly as on the
+simulator: `sello init` (a test unit: this board's entropy and device
+secret are simulations), CSR, certificate, activation by a quorum, tokens
+verified by `openssl ts -verify`; then QEMU restarts on the same state and
+the serial numbers continue.
+
+The images are build/mps2-an385/sello-mps2.elf and, with the test hooks
+(--fault-test), sello-mps2-test.elf: `make BOARD=mps2-an385 all
+test-programs` builds both (test/run-all does)."""
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import time
+import zlib
+
+import pytest
+
+import tsp_util
+from conftest import RELAY, ROOT, free_port, wait_for
+from test_ceremony_cli import Ceremony, sello, status
+
+BUILD = os.path.join(ROOT, os.environ.get("SELLO_BUILD", "build"))
+IMAGE = os.path.join(BUILD, "mps2-an385", "sello-mps2.elf")
+TEST_IMAGE = os.path.join(BUILD, "mps2-an385", "sello-mps2-test.elf")
+QEMU = "qemu-system-arm"
+STACK_BUDGET = 16 * 1024
+
+
+class Mps2Unit:
+    """QEMU running the image on a state directory, and the relay in front
+    of its UART0 (serial:unix: module address). Shaped like conftest.Unit
+    where the CLI helpers need it (dir, admin_sock, url, post)."""
+
+    def __init__(self, directory, image=IMAGE):
+        self.dir = directory
+        self.image = image
+        self.state = os.path.join(directory, "state")
+        os.makedirs(self.state, exist_ok=True)
+        self.uart = os.path.join(directory, "uart0.sock")
+        self.console = os.path.join(directory, "console.log")
+        self.admin_sock = os.path.join(directory, "admin.sock")
+        self.qemu = None
+        self.relay = None
+        self.port = None
+
+    def qemu_command(self, *board_args):
+        args = ",".join(f"arg={a}" for a in
+                        ("sello-mps2", "--state", self.state, *board_args))
+        return [QEMU, "-M", "mps2-an385", "-display", "none",
+                "-monitor", "none", "-nodefaults",
+                "-chardev", f"socket,id=link,path={self.uart},server=on,"
+                "wait=off",
+                "-serial", "chardev:link",
+                "-chardev", f"file,id=console,path={self.console},append=on",
+                "-serial", "chardev:console",
+                "-semihosting-config", f"enable=on,target=native,{args}",
+                "-kernel", self.image]
+
+    def start_qemu(self, *board_args):
+        if os.path.exists(self.uart):
+            os.unlink(self.uart)
+        seen = len(self.console_text())  # the console log is appended to
+        self.qemu = subprocess.Popen(
+            self.qemu_command(*board_args), stdin=subprocess.DEVNULL,
+            stdout=open(os.path.join(self.dir, "qemu.log"), "ab"),
+            stderr=subprocess.STDOUT)
+
+        def up():
+            if self.qemu.poll() is not None:
+                raise RuntimeError(f"QEMU exited with {self.qemu.returncode}:"
+                                   f" {self.console_text()[-2000:]}")
+            return "serving on UART0" in self.console_text()[seen:]
+        wait_for(up, timeout=60, what="the module on QEMU")
+        return self
+
+    def console_text(self):
+        try:
+            with open(self.console, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop_qemu(self):
+        if self.qemu:
+            self.qemu.send_signal(signal.SIGTERM)
+            self.qemu.wait(timeout=20)
+            self.qemu = None
+
+    def start_relay(self):
+        seen = len(self.relay_log())  # appended to as well
+        self.port = free_port()
+        self.relay = subprocess.Popen(
+            [RELAY, "--listen", f"127.0.0.1:{self.port}",
+             "--module", f"serial:unix:{self.uart}",
+             "--admin", self.admin_sock,
+             "--audit-log", os.path.join(self.dir, "audit.log"),
+             "--time-feed-interval-ms", "0"],
+            stderr=open(os.path.join(self.dir, "relay.log"), "ab"))
+
+        def up():
+            if self.relay.poll() is not None:
+                raise RuntimeError("sello-relayd exited")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), 0.2):
+                    return True
+            except OSError:
+                return False
+        wait_for(up, what="sello-relayd")
+        wait_for(lambda: "module link up" in self.relay_log()[seen:]
+                 and os.path.exists(self.admin_sock), timeout=20,
+                 what="the relay's link to QEMU's UART")
+        return self
+
+    def relay_log(self):
+        try:
+            with open(os.path.join(self.dir, "relay.log"), errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop_relay(self):
+        if self.relay:
+            self.relay.send_signal(signal.SIGTERM)
+            self.relay.wait(timeout=10)
+            self.relay = None
+
+    def stop(self):
+        self.stop_relay()
+        self.stop_qemu()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/"
+
+    def post(self, body, content_type="application/timestamp-query"):
+        import urllib.request
+        req = urllib.request.Request(self.url, data=body, method="POST",
+                                     headers={"Content-Type": content_type})
+        try:
+            with urllib.request.urlopen(req, timeout=120) as r:
+                return r.status, r.headers, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read()
+
+    def stack_high_water(self):
+        marks = [int(m) for m in re.findall(r"stack high-water (\d+) of",
+                                            self.console_text())]
+        return max(marks) if marks else None
+
+
+@pytest.fixture
+def mps2_factory(tmp_path):
+    for path in (IMAGE, TEST_IMAGE):
+        if not os.path.exists(path):
+            pytest.fail(f"{path} is missing: run "
+                        "`make BOARD=mps2-an385 all test-programs`")
+    units = []
+
+    def make(name="mps2", image=IMAGE):
+        d = tmp_path / name
+        d.mkdir()
+        u = Mps2Unit(str(d), image)
+        units.append(u)
+        return u
+    yield make
+    for u in units:
+        u.stop()
+
+
+def stamp_and_verify(unit, ca, tmp_path, name):
+    """An openssl-made request posted to the relay; the token verified by
+    `openssl ts -verify` against the request and the test CA. Returns its
+    serial number."""
+    data, tsq, tsr = (tmp_path / f"{name}.txt", tmp_path / f"{name}.tsq",
+                      tmp_path / f"{name}.tsr")
+    data.write_bytes(f"stamped on a Cortex-M3: {name}\n".encode())
+    subprocess.run(["openssl", "ts", "-query", "-data", str(data), "-sha256",
+                    "-cert", "-out", str(tsq)], check=True,
+                   capture_output=True)
+    code, headers, body = unit.post(tsq.read_bytes())
+    assert code == 200, (code, body[:200])
+    assert headers["Content-Type"] == "application/timestamp-reply"
+    assert tsp_util.status_of(body)[0] == "granted", tsp_util.status_of(body)
+    tsr.write_bytes(body)
+    r = subprocess.run(["openssl", "ts", "-verify", "-in", str(tsr),
+                        "-queryfile", str(tsq), "-CAfile", ca.pem],
+                       capture_output=True, text=True)
+    assert "Verification: OK" in r.stdout, r.stdout + r.stderr
+    return int(tsp_util.tst_info(body)["serial_number"].native)
+
+
+@pytest.mark.parametrize("key", ["p256", "rsa2048"])
+def test_ceremony_tokens_and_restart_on_qemu(mps2_factory, ca, tmp_path, key):
+    u = mps2_factory(key).start_qemu().start_relay()
+    c = Ceremony(u, tmp_path / "ceremony")
+
+    # This board's entropy and device secret are the emulator host's: the
+    # module refuses a production key on it.
+    r = c.init("--key", key, check=False)
+    assert r.returncode != 0 and "--test-unit" in r.stderr, r.stderr
+    assert status(u)["state"] == "uninitialised"
+
+    c.init("--key", key, "--test-unit")
+    st = status(u)
+    assert st["state"] == "initialised" and st["simulation"] is True
+    assert st["test_unit"] is True
+    c.certify(ca)
+    c.quorum("activate", [1, 3])
+    st = status(u)
+    assert st["state"] == "active" and st["clock"] == "synchronised", st
+    assert st["key_type"] == key
+
+    first = [stamp_and_verify(u, ca, tmp_path, f"{key}-{i}") for i in range(3)]
+    assert first == sorted(set(first)), first
+
+    # Power off: QEMU and the relay stop; the state files stay.
+    u.stop()
+    u.start_qemu().start_relay()
+    st = status(u)
+    assert st["state"] == "ready", st  # restarts lock the key
+    c.quorum("activate", [2, 3])
+    # A quick restart: the clock must first pass the time the previous run
+    # may have issued up to (its lease, at most a second ahead).
+    wait_for(lambda: status(u)["clock_why"] == "none", timeout=10,
+             what="the clock to pass the previous run's time")
+    after = [stamp_and_verify(u, ca, tmp_path, f"{key}-after-{i}")
+             for i in range(3)]
+    assert min(after) > max(first), (first, after)
+    assert after == sorted(set(after)), after
+
+    # Every token is in the audit chain the relay stored, which verifies
+    # up to the module's current head.
+    out = sello(u, "audit", "verify", "--live", "--log",
+                os.path.join(u.dir, "audit.log")).stdout
+    assert re.search(r"^tokens +6$", out, re.M), out
+    assert "live: the module's head" in out and "verified:" in out, out
+
+    used = u.stack_high_water()
+    assert used is not None and used < STACK_BUDGET, used
+
+
+# ---- the link itself ---------------------------------------------------------
+
+def link_message(msg):
+    """The serial link's wire form, written here independently of the C
+    codec: 0x00, COBS(msg || CRC-32 LE), 0x00."""
+    data = msg + struct.pack("<I", zlib.crc32(msg))
+    out, i = bytearray(), 0
+    while True:
+        j = i
+        while j < len(data) and j - i < 254 and data[j] != 0:
+            j += 1
+        out.append(j - i + 1)
+        out += data[i:j]
+        if j == len(data):
+            break
+        if j - i == 254:
+            i = j
+            continue
+        i = j + 1
+        if i == len(data):
+            out.append(1)
+            break
+    return b"\0" + bytes(out) + b"\0"
+
+
+def link_read(sock, buf):
+    """The next non-empty message from the link (CRC checked)."""
+    while True:
+        if b"\0" in buf[0]:
+            part, _, buf[0] = buf[0].partition(b"\0")
+            if not part:
+                continue
+            out, i = bytearray(), 0
+            while i < len(part):
+                code = part[i]
+                out += part[i + 1:i + code]
+                i += code
+                if code < 0xff and i < len(part):
+                    out.append(0)
+            body, crc = bytes(out[:-4]), out[-4:]
+            assert struct.unpack("<I", crc)[0] == zlib.crc32(body)
+            return body
+        data = sock.recv(65536)
+        assert data, "link closed"
+        buf[0] += data
+
+
+def status_frame(tag):
+    return struct.pack(">BBBBII", 0x53, 1, 0x01, 0, tag, 0)
+
+
+def test_uart_link_resynchronises_after_noise_and_naks_damage(mps2_factory):
+    """Straight on QEMU's UART socket, without the relay: noise is dropped
+    at the next delimiter, a damaged message is answered by a NAK in its
+    place, and the next good frame is answered as if nothing happened."""
+    u = mps2_factory().start_qemu()
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(20)
+        s.connect(u.uart)
+        buf = [b""]
+        s.sendall(b"\x13\x37noise before any delimiter" + link_message(
+            status_frame(1)))
+        answer = link_read(s, buf)
+        assert answer[0] == 0x53 and struct.unpack(">I", answer[4:8])[0] == 1
+
+        wire = bytearray(link_message(status_frame(2)))
+        wire[2] ^= 0x40  # the magic, one bit off: the CRC no longer matches
+        s.sendall(bytes(wire) + link_message(status_frame(3)))
+        assert link_read(s, buf) == bytes([0x15, 1])  # NAK: CRC
+        answer = link_read(s, buf)
+        assert answer[0] == 0x53 and struct.unpack(">I", answer[4:8])[0] == 3
+
+        s.sendall(b"\0garbage between frames\0" + link_message(
+            status_frame(4)))
+        assert link_read(s, buf)[0] == 0x15  # the garbage, NAKed
+        answer = link_read(s, buf)
+        assert struct.unpack(">I", answer[4:8])[0] == 4
+
+
+def test_fault_handler_reports_and_halts(mps2_factory):
+    """The test image executes an undefined instruction at start
+    (--fault-test): the fault handler names the fault and its registers on
+    the console and stops the machine (under emulation: QEMU exits with
+    status 70)."""
+    u = mps2_factory("fault", TEST_IMAGE)
+    u.qemu = subprocess.Popen(u.qemu_command("--fault-test"),
+                              stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    assert u.qemu.wait(timeout=60) == 70
+    u.qemu = None
+    text = u.console_text()
+    assert "FAULT: UsageFault" in text, text
+    # CFSR.UNDEFINSTR (bit 16), and the faulting pc in the stacked frame.
+    m = re.search(r"CFSR 0x([0-9a-f]{8})", text)
+    assert m and int(m.group(1), 16) & (1 << 16), text
+    pc = re.search(r" pc 0x([0-9a-f]{8})", text)
+    assert pc, text
+    # The stacked pc is the udf instruction itself, inside main().
+    nm = subprocess.run(["arm-none-eabi-nm", TEST_IMAGE], capture_output=True,
+                        text=True, check=True).stdout
+    main_at = int(next(l.split()[0] for l in nm.splitlines()
+                       if l.split()[-1] == "main"), 16)
+    assert main_at <= int(pc.group(1), 16) < main_at + 1024, (main_at, text)
+    assert "halted" in text, text
