@@ -48,6 +48,24 @@ $(BUILD)/test/test_serial_link: $(BUILD)/obj/test/unit/test_serial_link.o \
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_BASE) -o $@ $(filter %.o %.a,$^) -lcmocka -lbearssl
 
+# test_bare_runtime: the MPS2 board's memcpy/memmove/memset/memcmp
+# (board/mps2-an385/runtime.c), renamed so that they do not replace the
+# host C library's in the test program, and compiled as on the board (no
+# builtins, no loop-to-call rewriting).
+BARE_RUNTIME_TEST_OBJ := $(BUILD)/obj/test/board-mps2/runtime.o
+BARE_RUNTIME_RENAME := -Dmemcpy=bare_memcpy -Dmemmove=bare_memmove \
+	-Dmemset=bare_memset -Dmemcmp=bare_memcmp
+
+$(BARE_RUNTIME_TEST_OBJ): board/mps2-an385/runtime.c
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $(BARE_RUNTIME_RENAME) -fno-builtin \
+		-fno-strict-aliasing -MMD -MP -c $< -o $@
+
+$(BUILD)/test/test_bare_runtime: $(BUILD)/obj/test/unit/test_bare_runtime.o \
+		$(BARE_RUNTIME_TEST_OBJ) $(UNIT_SUPPORT_OBJS) $(FW_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_BASE) -o $@ $(filter %.o %.a,$^) -lcmocka -lbearssl
+
 .PHONY: unit-tests
 unit-tests: $(UNIT_TESTS)
 

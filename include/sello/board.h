@@ -101,7 +101,8 @@ SELLO_MUST_CHECK sello_status sello_board_entropy(uint8_t *buf, size_t len);
 SELLO_MUST_CHECK sello_status sello_board_device_secret(uint8_t out[32]);
 
 /* True on boards whose entropy or secret storage is only a simulation; the
- * module states it in STATUS so nobody mistakes such a unit for production. */
+ * module states it in STATUS and initialises test units only there
+ * (SELLO_INIT_TEST_UNIT), so nobody mistakes such a unit for production. */
 bool sello_board_is_simulation(void);
 
 /* ---- key token (the `pkcs11` engine) -------------------------------------- */

@@ -34,12 +34,16 @@ STACK_BUDGET = 16 * 1024
 
 class Mps2Unit:
     """QEMU running the image on a state directory, and the relay in front
-    of its UART0 (serial:unix: module address). Shaped like conftest.Unit
-    where the CLI helpers need it (dir, admin_sock, url, post)."""
+    of its UART0: QEMU serves the UART on a UNIX socket (serial:unix:
+    module address) or, with link="tcp", on a 127.0.0.1 TCP port
+    (serial:tcp:). Shaped like conftest.Unit where the CLI helpers need it
+    (dir, admin_sock, url, post)."""
 
-    def __init__(self, directory, image=IMAGE):
+    def __init__(self, directory, image=IMAGE, link="unix"):
         self.dir = directory
         self.image = image
+        self.link = link
+        self.uart_port = free_port() if link == "tcp" else None
         self.state = os.path.join(directory, "state")
         os.makedirs(self.state, exist_ok=True)
         self.uart = os.path.join(directory, "uart0.sock")
@@ -52,10 +56,11 @@ class Mps2Unit:
     def qemu_command(self, *board_args):
         args = ",".join(f"arg={a}" for a in
                         ("sello-mps2", "--state", self.state, *board_args))
+        where = (f"host=127.0.0.1,port={self.uart_port}" if self.uart_port
+                 else f"path={self.uart}")
         return [QEMU, "-M", "mps2-an385", "-display", "none",
                 "-monitor", "none", "-nodefaults",
-                "-chardev", f"socket,id=link,path={self.uart},server=on,"
-                "wait=off",
+                "-chardev", f"socket,id=link,{where},server=on,wait=off",
                 "-serial", "chardev:link",
                 "-chardev", f"file,id=console,path={self.console},append=on",
                 "-serial", "chardev:console",
@@ -97,7 +102,7 @@ class Mps2Unit:
         self.port = free_port()
         self.relay = subprocess.Popen(
             [RELAY, "--listen", f"127.0.0.1:{self.port}",
-             "--module", f"serial:unix:{self.uart}",
+             "--module", self.module_address(),
              "--admin", self.admin_sock,
              "--audit-log", os.path.join(self.dir, "audit.log"),
              "--time-feed-interval-ms", "0"],
@@ -116,6 +121,11 @@ class Mps2Unit:
                  and os.path.exists(self.admin_sock), timeout=20,
                  what="the relay's link to QEMU's UART")
         return self
+
+    def module_address(self):
+        if self.uart_port:
+            return f"serial:tcp:127.0.0.1:{self.uart_port}"
+        return f"serial:unix:{self.uart}"
 
     def relay_log(self):
         try:
@@ -162,10 +172,10 @@ def mps2_factory(tmp_path):
                         "`make BOARD=mps2-an385 all test-programs`")
     units = []
 
-    def make(name="mps2", image=IMAGE):
+    def make(name="mps2", image=IMAGE, link="unix"):
         d = tmp_path / name
         d.mkdir()
-        u = Mps2Unit(str(d), image)
+        u = Mps2Unit(str(d), image, link)
         units.append(u)
         return u
     yield make
@@ -195,9 +205,11 @@ def stamp_and_verify(unit, ca, tmp_path, name):
     return int(tsp_util.tst_info(body)["serial_number"].native)
 
 
-@pytest.mark.parametrize("key", ["p256", "rsa2048"])
-def test_ceremony_tokens_and_restart_on_qemu(mps2_factory, ca, tmp_path, key):
-    u = mps2_factory(key).start_qemu().start_relay()
+# The UART behind a UNIX socket for one key, behind TCP for the other.
+@pytest.mark.parametrize("key,link", [("p256", "unix"), ("rsa2048", "tcp")])
+def test_ceremony_tokens_and_restart_on_qemu(mps2_factory, ca, tmp_path, key,
+                                             link):
+    u = mps2_factory(key, link=link).start_qemu().start_relay()
     c = Ceremony(u, tmp_path / "ceremony")
 
     # This board's entropy and device secret are the emulator host's: the
