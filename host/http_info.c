@@ -87,7 +87,7 @@ static void relay_text_html(struct relay_text *t, const uint8_t *s, size_t n)
 /* ---- the STATUS reply --------------------------------------------------- */
 
 /* The highest STATUS item type this page knows. */
-#define RELAY_ST_MAX SELLO_ST_AUDIT_KEY
+#define RELAY_ST_MAX SELLO_ST_TEST_UNIT
 
 /* The STATUS items by type; the last occurrence wins. */
 struct relay_status_items {
@@ -696,6 +696,10 @@ char *relay_info_page(const uint8_t *tlv, size_t tlv_len,
     relay_row_key(&t, &it);
     relay_row_flag(&t, &it, "Qualified (EN 319 422) tokens",
                    SELLO_ST_QUALIFIED);
+    relay_row_flag(&t, &it, "Simulated board (entropy, device secret)",
+                   SELLO_ST_SIMULATION);
+    relay_row_flag(&t, &it, "Test unit: not for production",
+                   SELLO_ST_TEST_UNIT);
     relay_row_u64(&t, &it, "Tokens issued since start", SELLO_ST_TOKENS);
     relay_rows_audit(&t, &it, audit);
     relay_row_firmware(&t, &it);

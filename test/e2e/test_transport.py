@@ -1,6 +1,7 @@
 """The relay's HTTP surface: status codes for transport failures, the
 informative GET page, certificate downloads, HTTP/1.0, keep-alive."""
 import http.client
+import re
 import socket
 import subprocess
 
@@ -68,6 +69,9 @@ def test_get_describes_the_service(unit):
     assert r.getheader("Content-Type").startswith("text/html")
     assert "0.4.0.2023.1.1" in page
     assert "sha256" in page.lower().replace("-", "")
+    # A relying party sees that this unit is not for production.
+    assert re.search(r"Test unit: not for production</t[hd]>\s*<td>yes", page), page
+    assert re.search(r"Simulated board[^<]*</t[hd]>\s*<td>yes", page), page
 
 
 def test_certificate_downloads(unit, ca):
