@@ -300,10 +300,7 @@ static sello_status erase_unit(module_ctx *c)
     return SELLO_OK;
 }
 
-/* The clock model with the unit's configuration (defaults before INIT).
- * It starts from the previous run's time floor as the latest time handed
- * out, so that the clock itself is "behind" until it has passed it: STATUS
- * then says what STAMP does (the serial reservation checks it again). */
+/* The clock model with the unit's configuration (defaults before INIT). */
 static void clock_init(module_ctx *c)
 {
     sello_clock_init(&c->clock, sello_board_tick_hz(),
@@ -311,7 +308,6 @@ static void clock_init(module_ctx *c)
                      c->cfg.accuracy_ms ? c->cfg.accuracy_ms : 1000u,
                      c->cfg.slew_ppm ? c->cfg.slew_ppm : 100u,
                      c->cfg.max_obs_age_s);
-    c->clock.last_us = c->counters.restart_floor_ms * 1000u;
 }
 
 static sello_status start(module_ctx *c)
