@@ -7,7 +7,10 @@
 # tests themselves).
 UNIT_TEST_SRCS := $(wildcard test/unit/test_*.c)
 UNIT_SUPPORT_SRCS := $(filter-out $(UNIT_TEST_SRCS),$(wildcard test/unit/*.c))
-UNIT_SUPPORT_OBJS := $(UNIT_SUPPORT_SRCS:%.c=$(BUILD)/obj/%.o)
+# The in-memory board has no key token: board/common/no_token.c, shared
+# with the MPS2 board.
+UNIT_SUPPORT_OBJS := $(UNIT_SUPPORT_SRCS:%.c=$(BUILD)/obj/%.o) \
+	$(BUILD)/obj/test/board-common/no_token.o
 UNIT_TESTS := $(UNIT_TEST_SRCS:test/unit/%.c=$(BUILD)/test/%)
 
 $(BUILD)/obj/test/unit/%.o: test/unit/%.c
@@ -39,7 +42,7 @@ $(BUILD)/test/test_p11_token: $(BUILD)/obj/test/unit/test_p11_token.o \
 # (sanitizers included) and linked into this test only.
 SERIAL_LINK_TEST_OBJ := $(BUILD)/obj/test/board-common/serial_link.o
 
-$(SERIAL_LINK_TEST_OBJ): board/common/serial_link.c
+$(BUILD)/obj/test/board-common/%.o: board/common/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -MMD -MP -c $< -o $@
 
@@ -90,7 +93,8 @@ FUZZ_TARGETS := $(FUZZ_SRCS:test/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_FW_OBJS := $(FW_SRCS:%.c=$(BUILD)/fuzz/obj/%.o)
 FUZZ_SUPPORT_OBJS := $(addprefix $(BUILD)/fuzz/obj/test/unit/,\
 	board_mem.o testdata.o fixture.o) \
-	$(BUILD)/fuzz/obj/board/common/serial_link.o
+	$(BUILD)/fuzz/obj/board/common/serial_link.o \
+	$(BUILD)/fuzz/obj/board/common/no_token.o
 
 $(BUILD)/fuzz/obj/firmware/%.o: firmware/%.c
 	@mkdir -p $(dir $@)

@@ -12,7 +12,8 @@ MPS2_DIR := $(BUILD)/mps2-an385
 MPS2_ELF := $(MPS2_DIR)/sello-mps2.elf
 MPS2_TEST_ELF := $(MPS2_DIR)/sello-mps2-test.elf
 MPS2_LDSCRIPT := ldscripts/mps2-an385.ld
-MPS2_SRCS := $(wildcard board/mps2-an385/*.c) board/common/serial_link.c
+MPS2_SRCS := $(wildcard board/mps2-an385/*.c) board/common/serial_link.c \
+	board/common/no_token.c
 MPS2_OBJS := $(MPS2_SRCS:%.c=$(MPS2_DIR)/obj/%.o)
 MPS2_TEST_OBJS := $(MPS2_SRCS:%.c=$(MPS2_DIR)/obj-test/%.o)
 PROGRAMS += $(MPS2_ELF)

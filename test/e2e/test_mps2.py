@@ -17,12 +17,12 @@ import socket
 import struct
 import subprocess
 import time
-import zlib
 
 import pytest
 
 import tsp_util
-from conftest import RELAY, ROOT, free_port, wait_for
+from conftest import RELAY, ROOT, Unit, free_port, wait_for
+from serial_link import NAK, LinkDecoder, link_wire
 from test_ceremony_cli import Ceremony, sello, status
 
 BUILD = os.path.join(ROOT, os.environ.get("SELLO_BUILD", "build"))
@@ -134,29 +134,15 @@ class Mps2Unit:
         except OSError:
             return ""
 
-    def stop_relay(self):
-        if self.relay:
-            self.relay.send_signal(signal.SIGTERM)
-            self.relay.wait(timeout=10)
-            self.relay = None
+    stop_relay = Unit.stop_relay
 
     def stop(self):
         self.stop_relay()
         self.stop_qemu()
 
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.port}/"
-
-    def post(self, body, content_type="application/timestamp-query"):
-        import urllib.request
-        req = urllib.request.Request(self.url, data=body, method="POST",
-                                     headers={"Content-Type": content_type})
-        try:
-            with urllib.request.urlopen(req, timeout=120) as r:
-                return r.status, r.headers, r.read()
-        except urllib.error.HTTPError as e:
-            return e.code, e.headers, e.read()
+    # The relay's side is the simulator's: the same HTTP client and stop.
+    url = Unit.url
+    post = Unit.post
 
     def stack_high_water(self):
         marks = [int(m) for m in re.findall(r"stack high-water (\d+) of",
@@ -277,49 +263,14 @@ def test_ceremony_tokens_and_restart_on_qemu(mps2_factory, ca, tmp_path, key,
 
 # ---- the link itself ---------------------------------------------------------
 
-def link_message(msg):
-    """The serial link's wire form, written here independently of the C
-    codec: 0x00, COBS(msg || CRC-32 LE), 0x00."""
-    data = msg + struct.pack("<I", zlib.crc32(msg))
-    out, i = bytearray(), 0
-    while True:
-        j = i
-        while j < len(data) and j - i < 254 and data[j] != 0:
-            j += 1
-        out.append(j - i + 1)
-        out += data[i:j]
-        if j == len(data):
-            break
-        if j - i == 254:
-            i = j
-            continue
-        i = j + 1
-        if i == len(data):
-            out.append(1)
-            break
-    return b"\0" + bytes(out) + b"\0"
-
-
-def link_read(sock, buf):
-    """The next non-empty message from the link (CRC checked)."""
-    while True:
-        if b"\0" in buf[0]:
-            part, _, buf[0] = buf[0].partition(b"\0")
-            if not part:
-                continue
-            out, i = bytearray(), 0
-            while i < len(part):
-                code = part[i]
-                out += part[i + 1:i + code]
-                i += code
-                if code < 0xff and i < len(part):
-                    out.append(0)
-            body, crc = bytes(out[:-4]), out[-4:]
-            assert struct.unpack("<I", crc)[0] == zlib.crc32(body)
-            return body
+def link_read(sock, decoder, pending):
+    """The next message or damage report from the link: ("msg", message)
+    or ("bad", reason), by the independent decoder of serial_link.py."""
+    while not pending:
         data = sock.recv(65536)
         assert data, "link closed"
-        buf[0] += data
+        pending.extend(decoder.feed(data))
+    return pending.pop(0)
 
 
 def status_frame(tag):
@@ -334,24 +285,27 @@ def test_uart_link_resynchronises_after_noise_and_naks_damage(mps2_factory):
     with socket.socket(socket.AF_UNIX) as s:
         s.settimeout(20)
         s.connect(u.uart)
-        buf = [b""]
-        s.sendall(b"\x13\x37noise before any delimiter" + link_message(
-            status_frame(1)))
-        answer = link_read(s, buf)
-        assert answer[0] == 0x53 and struct.unpack(">I", answer[4:8])[0] == 1
+        decoder, pending = LinkDecoder(), []
 
-        wire = bytearray(link_message(status_frame(2)))
+        def answer_tag():
+            kind, msg = link_read(s, decoder, pending)
+            assert kind == "msg" and msg[0] == 0x53, (kind, msg)
+            return struct.unpack(">I", msg[4:8])[0]
+
+        s.sendall(b"\x13\x37noise before any delimiter" +
+                  link_wire(status_frame(1)))
+        assert answer_tag() == 1
+
+        wire = bytearray(link_wire(status_frame(2)))
         wire[2] ^= 0x40  # the magic, one bit off: the CRC no longer matches
-        s.sendall(bytes(wire) + link_message(status_frame(3)))
-        assert link_read(s, buf) == bytes([0x15, 1])  # NAK: CRC
-        answer = link_read(s, buf)
-        assert answer[0] == 0x53 and struct.unpack(">I", answer[4:8])[0] == 3
+        s.sendall(bytes(wire) + link_wire(status_frame(3)))
+        assert link_read(s, decoder, pending) == ("msg", bytes([NAK, 1]))
+        assert answer_tag() == 3
 
-        s.sendall(b"\0garbage between frames\0" + link_message(
-            status_frame(4)))
-        assert link_read(s, buf)[0] == 0x15  # the garbage, NAKed
-        answer = link_read(s, buf)
-        assert struct.unpack(">I", answer[4:8])[0] == 4
+        s.sendall(b"\0garbage between frames\0" + link_wire(status_frame(4)))
+        kind, msg = link_read(s, decoder, pending)
+        assert kind == "msg" and msg[0] == NAK  # the garbage, NAKed
+        assert answer_tag() == 4
 
 
 def test_fault_handler_reports_and_halts(mps2_factory):

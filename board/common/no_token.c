@@ -1,8 +1,9 @@
 /*
- * This board drives no key token: the TSU key lives in module storage
- * (the module's own engine). The board contract's token functions say so
- * (<sello/board.h>: a board without a token); the module calls none of
- * them after sello_board_token_present() is false.
+ * The token part of the board contract for a board that drives no key
+ * token (the MPS2 board, the unit tests' in-memory board): the TSU key
+ * lives in module storage (the module's own engine). <sello/board.h>: a
+ * board without a token says so, and the module calls none of the other
+ * functions after sello_board_token_present() is false.
  */
 #include <sello/board.h>
 
