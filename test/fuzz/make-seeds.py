@@ -6,7 +6,12 @@ target. Re-run after the test data changes; commit the output.
 import os
 import shutil
 import struct
-import zlib
+import sys
+
+# The serial link's wire image, from the e2e tests' independent codec.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "e2e"))
+from serial_link import link_wire  # noqa: E402
 
 here = os.path.dirname(os.path.abspath(__file__))
 data = os.path.join(here, "..", "data")
@@ -114,28 +119,6 @@ def main():
     write("fuzz_session", session_seeds(subj, reqs["minimal_sha256"], tsu + ca))
 
     write("fuzz_serial_link", serial_link_seeds(reqs["minimal_sha256"]))
-
-
-def cobs(data):
-    """Textbook COBS: a code octet before each run of up to 254 non-zero
-    octets, standing for the run and the zero after it (none after a run
-    of 254, nor at the end)."""
-    out, i = bytearray(), 0
-    while True:
-        j = i
-        while j < len(data) and j - i < 254 and data[j] != 0:
-            j += 1
-        out += bytes([j - i + 1]) + data[i:j]
-        if j == len(data):
-            return bytes(out)
-        i = j if j - i == 254 else j + 1
-        if i == len(data):  # it ended with the zero: an empty last run
-            return bytes(out) + b"\x01"
-
-
-def link_wire(msg):
-    """The serial link's wire image of msg (include/sello/serial_link.h)."""
-    return b"\x00" + cobs(msg + struct.pack("<I", zlib.crc32(msg))) + b"\x00"
 
 
 def serial_link_seeds(tsq):
